@@ -1,0 +1,146 @@
+import avro from 'avsc';
+import { DecodeError, ValueError } from '../errors.js';
+
+/**
+ * Avro types for walrelay's records.
+ *
+ * - `long` is bigint-backed: int8 keys, LSNs and microsecond timestamps exceed 2^53.
+ * - `decimal` (bytes) is a string of digits in JS, exact at any precision.
+ * - Other logical types (date, time-micros, timestamp-micros, uuid) keep their
+ *   underlying representation (days as number, micros as bigint, uuid as string).
+ */
+const BigIntLong = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
+  toBuffer: (n: bigint) => {
+    const buf = Buffer.alloc(8);
+    buf.writeBigInt64LE(n);
+    return buf;
+  },
+  fromJSON: (v: unknown) => BigInt(v as string | number),
+  toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),
+  isValid: (n: unknown) => typeof n === 'bigint' && n >= -(2n ** 63n) && n < 2n ** 63n,
+  compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+});
+
+/** Exact decimal: JS value is a plain decimal string such as `-12.340`. */
+export class DecimalType extends avro.types.LogicalType {
+  readonly precision: number;
+  readonly scale: number;
+
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts);
+    const s = schema as { precision?: number; scale?: number };
+    this.precision = s.precision ?? 0;
+    this.scale = s.scale ?? 0;
+  }
+
+  override _fromValue(value: Buffer): string {
+    return formatUnscaled(bytesToBigInt(value), this.scale);
+  }
+
+  override _toValue(value: unknown): Buffer {
+    if (typeof value !== 'string') throw new ValueError(`decimal value must be a string, got ${typeof value}`);
+    return bigIntToBytes(parseUnscaled(value, this.scale, this.precision));
+  }
+
+  override _resolve(type: avro.Type): ((x: unknown) => unknown) | undefined {
+    if (type instanceof DecimalType && type.scale === this.scale) return (x) => x;
+    return undefined;
+  }
+}
+
+export function bytesToBigInt(buf: Buffer): bigint {
+  if (buf.length === 0) return 0n;
+  let n = 0n;
+  for (const byte of buf) n = (n << 8n) | BigInt(byte);
+  if ((buf[0] as number) & 0x80) n -= 1n << BigInt(buf.length * 8);
+  return n;
+}
+
+export function bigIntToBytes(n: bigint): Buffer {
+  const bytes: number[] = [];
+  let v = n;
+  // Two's complement, big-endian, minimal length.
+  for (;;) {
+    const byte = Number(v & 0xffn);
+    bytes.unshift(byte);
+    v >>= 8n;
+    if ((v === 0n && (byte & 0x80) === 0) || (v === -1n && (byte & 0x80) !== 0)) break;
+  }
+  return Buffer.from(bytes);
+}
+
+/** `"-12.3"` with scale 3 → -12300n. Rejects NaN/Infinity, too many digits, and lost precision. */
+export function parseUnscaled(text: string, scale: number, precision: number): bigint {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) {
+    throw new ValueError(`not a finite decimal number: ${JSON.stringify(text)}`);
+  }
+  const sign = m[1] === '-' ? -1n : 1n;
+  let frac = m[3] ?? '';
+  if (frac.length > scale) {
+    if (/[^0]/.test(frac.slice(scale))) {
+      throw new ValueError(`decimal ${text} has more than ${scale} fraction digits`);
+    }
+    frac = frac.slice(0, scale);
+  }
+  const digits = `${m[2] ?? ''}${frac.padEnd(scale, '0')}`.replace(/^0+(?=\d)/, '');
+  if (precision > 0 && digits.replace(/^0+/, '').length > precision) {
+    throw new ValueError(`decimal ${text} does not fit precision ${precision}, scale ${scale}`);
+  }
+  return sign * BigInt(digits === '' ? '0' : digits);
+}
+
+export function formatUnscaled(n: bigint, scale: number): string {
+  const negative = n < 0n;
+  let digits = (negative ? -n : n).toString();
+  if (scale > 0) {
+    digits = digits.padStart(scale + 1, '0');
+    digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  }
+  return negative ? `-${digits}` : digits;
+}
+
+const typeCache = new Map<string, avro.Type>();
+
+/** Builds (once per distinct schema text) an avsc Type with walrelay's long and decimal. */
+export function avroType(schema: string | object): avro.Type {
+  const text = typeof schema === 'string' ? schema : JSON.stringify(schema);
+  let type = typeCache.get(text);
+  if (!type) {
+    try {
+      type = avro.Type.forSchema(JSON.parse(text) as avro.Schema, {
+        registry: { long: BigIntLong },
+        logicalTypes: { decimal: DecimalType },
+        wrapUnions: false,
+      } as Partial<avro.ForSchemaOptions>);
+    } catch (cause) {
+      throw new DecodeError(`invalid Avro schema: ${(cause as Error).message}`, { cause });
+    }
+    if (typeCache.size > 10_000) typeCache.clear();
+    typeCache.set(text, type);
+  }
+  return type;
+}
+
+/** Avro binary encoding of a value; a value that does not fit the schema is a ValueError naming the path. */
+export function encodeAvro(type: avro.Type, value: unknown): Buffer {
+  try {
+    return type.toBuffer(value);
+  } catch (cause) {
+    const paths: string[] = [];
+    type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.')) });
+    throw new ValueError(
+      `value does not match Avro schema ${type.name ?? type.typeName}${paths.length ? ` at ${paths.join(', ')}` : ''}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+export function decodeAvro(type: avro.Type, bytes: Buffer): unknown {
+  try {
+    return type.fromBuffer(bytes);
+  } catch (cause) {
+    throw new DecodeError(`Avro payload does not decode with schema ${type.name ?? type.typeName}: ${(cause as Error).message}`, { cause });
+  }
+}

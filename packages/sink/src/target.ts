@@ -1,0 +1,75 @@
+import type { SchemaColumn, TableShape } from '@walrelay/core';
+
+/**
+ * The contract between the dialect-agnostic sink runtime and one target database.
+ * A dialect package implements `TargetDriver`; the runtime owns everything else
+ * (consuming, decoding, coalescing, offsets, retries, dead letters).
+ */
+
+/** Where a source table lands in the target. */
+export interface TargetTable {
+  /** Target table name (default: the source table name). */
+  readonly name: string;
+  /** The columns as described by the latest value schema seen. */
+  readonly shape: TableShape;
+}
+
+/**
+ * One row's values, in the order of the step's `columns`, as decoded from Avro:
+ * boolean, number (int16/int32/float, date as days since epoch), bigint (int64,
+ * time/timestamp/timestamptz as microseconds), string (decimal, numeric, text, uuid,
+ * json, timetz, interval, enum, other), Buffer (bytes), array (of those, or null), null.
+ */
+export type RowValues = readonly unknown[];
+
+export type ApplyStep =
+  /** Insert or update rows by key. `columns` holds every key column and the non-key columns to write. */
+  | { readonly kind: 'upsert'; readonly columns: readonly SchemaColumn[]; readonly rows: readonly RowValues[] }
+  /** Delete rows by key. `columns` are the key columns, in key order. */
+  | { readonly kind: 'delete'; readonly columns: readonly SchemaColumn[]; readonly keys: readonly RowValues[] }
+  /** Remove every row of the table. */
+  | { readonly kind: 'truncate' };
+
+/** Progress of one consumer group on one partition, kept in the target's `walrelay_offsets`. */
+export interface StoredOffset {
+  readonly groupId: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** The next Kafka offset to apply (last applied + 1). */
+  readonly nextOffset: bigint;
+  /** Commit LSN of the last applied change from PostgreSQL, when known. */
+  readonly sourceLsn: bigint | null;
+}
+
+/** Everything one target transaction does: the table's steps in order, then the offsets. */
+export interface ApplyBatch {
+  readonly table: TargetTable;
+  readonly steps: readonly ApplyStep[];
+  readonly offsets: readonly StoredOffset[];
+}
+
+export interface TargetDriver {
+  /** Dialect name: mysql, mssql, sqlite. */
+  readonly dialect: string;
+  /** Opens the connection (pool). Throws a retriable ConnectionError when unreachable. */
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  /** Creates `walrelay_offsets` if missing. */
+  ensureOffsetsTable(): Promise<void>;
+  /** Stored offsets of a consumer group (all topics). */
+  loadOffsets(groupId: string): Promise<StoredOffset[]>;
+  /** Column names of an existing target table, or null when it does not exist. */
+  existingColumns(table: string): Promise<string[] | null>;
+  /** Creates the table with faithful column types and the key as primary key. */
+  createTable(table: TargetTable): Promise<void>;
+  /** Adds columns (nullable) that the schema gained. */
+  addColumns(table: TargetTable, columns: readonly SchemaColumn[]): Promise<void>;
+  /** Names of unique indexes other than the primary key (MySQL upserts may hit them). */
+  extraUniqueIndexes?(table: string): Promise<string[]>;
+  /**
+   * Applies the batch in ONE target transaction together with the offsets rows.
+   * Throws ApplyError (retriable for deadlocks/lost connections) or ValueError
+   * (a value the target cannot store; the runtime isolates the record).
+   */
+  apply(batch: ApplyBatch): Promise<void>;
+}
