@@ -12,3 +12,4 @@ export * from './retry.js';
 export * from './schema-registry.js';
 export * from './avro/codec.js';
 export * from './avro/wire-format.js';
+export * from './partitioner.js';

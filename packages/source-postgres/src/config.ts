@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { commonConfig, commonEnv, configFileFromArgs, loadConfig, type EnvBindings } from '@walrelay/core';
+
+const pgIdent = z.string().min(1).max(63, 'PostgreSQL names are at most 63 bytes');
+
+export const sourceConfigSchema = z
+  .object({
+    ...commonConfig,
+    postgres: z
+      .object({
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').default('postgres://postgres@127.0.0.1:5432/postgres'),
+        ssl: z
+          .union([
+            z.boolean(),
+            z.object({
+              caFile: z.string().optional(),
+              certFile: z.string().optional(),
+              keyFile: z.string().optional(),
+              rejectUnauthorized: z.boolean().default(true),
+            }),
+          ])
+          .optional(),
+      })
+      .strict()
+      .default({} as never),
+    slot: pgIdent.regex(/^[a-z0-9_]+$/, 'replication slot names are lower-case letters, digits and _').default('walrelay'),
+    publication: pgIdent.default('walrelay'),
+    /** Tables to capture as `schema.table` (or `table` for public); empty = every table with a key. */
+    tables: z.array(z.string().min(1)).default([]),
+    snapshot: z.enum(['initial', 'never', 'initial_only']).default('initial'),
+    snapshotParallelism: z.number().int().min(1).max(32).default(2),
+    snapshotFetchRows: z.number().int().min(1).max(1_000_000).default(5_000),
+    /** Logical name in every record's source.name (default: the topic prefix). */
+    connectorName: z.string().min(1).optional(),
+    topics: z
+      .object({
+        partitions: z.number().int().min(1).max(10_000).default(3),
+        replicationFactor: z.number().int().min(-1).max(32).default(-1),
+        compact: z.boolean().default(true),
+        /** Extra topic configs for topics the source creates. */
+        config: z.record(z.string(), z.string()).default({}),
+      })
+      .strict()
+      .default({} as never),
+    /** Send a tombstone (null value) after each delete so compaction can drop the key. */
+    tombstones: z.boolean().default(true),
+    transactions: z
+      .object({
+        /** A Kafka transaction commits after this many changes… */
+        maxChanges: z.number().int().min(1).default(20_000),
+        /** …or this many bytes… */
+        maxBytes: z.number().int().min(1024).default(32 * 1024 * 1024),
+        /** …or when a committed PostgreSQL transaction has waited this long. */
+        maxDelayMs: z.number().int().min(0).default(100),
+        /** Records sent into the open transaction in one produce request. */
+        sendEveryRecords: z.number().int().min(1).default(2_000),
+        timeoutMs: z.number().int().min(1000).default(60_000),
+      })
+      .strict()
+      .default({} as never),
+    /** How often a standby checks whether it can take over. */
+    standbyPollMs: z.number().int().min(100).default(1_000),
+    /** Standby status updates to PostgreSQL at least this often. */
+    statusIntervalMs: z.number().int().min(100).default(5_000),
+  })
+  .strict();
+
+export type SourceConfig = z.output<typeof sourceConfigSchema>;
+
+export const sourceEnv: EnvBindings = {
+  ...commonEnv,
+  WALRELAY_PG_URL: { path: ['postgres', 'url'] },
+  WALRELAY_PG_SSL: { path: ['postgres', 'ssl'], type: 'json' },
+  WALRELAY_SLOT: { path: ['slot'] },
+  WALRELAY_PUBLICATION: { path: ['publication'] },
+  WALRELAY_TABLES: { path: ['tables'], type: 'list' },
+  WALRELAY_SNAPSHOT: { path: ['snapshot'] },
+  WALRELAY_SNAPSHOT_PARALLELISM: { path: ['snapshotParallelism'], type: 'int' },
+  WALRELAY_CONNECTOR_NAME: { path: ['connectorName'] },
+  WALRELAY_TOPIC_PARTITIONS: { path: ['topics', 'partitions'], type: 'int' },
+  WALRELAY_TOPIC_REPLICATION_FACTOR: { path: ['topics', 'replicationFactor'], type: 'int' },
+  WALRELAY_TOMBSTONES: { path: ['tombstones'], type: 'bool' },
+  WALRELAY_TX_MAX_CHANGES: { path: ['transactions', 'maxChanges'], type: 'int' },
+  WALRELAY_TX_MAX_DELAY_MS: { path: ['transactions', 'maxDelayMs'], type: 'int' },
+};
+
+export function loadSourceConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): SourceConfig {
+  return loadConfig(sourceConfigSchema, { file: configFileFromArgs(argv), env, bindings: sourceEnv });
+}
+
+/** `schema.table` or `table` (public). Quotes allow dots in names: `"my.schema"."t"`. */
+export function parseTableName(spec: string): { schema: string; table: string } {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < spec.length) {
+    if (spec[i] === '"') {
+      let j = i + 1;
+      let name = '';
+      for (;;) {
+        if (j >= spec.length) throw new Error(`unterminated quote in table name ${spec}`);
+        if (spec[j] === '"') {
+          if (spec[j + 1] === '"') {
+            name += '"';
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        name += spec[j];
+        j++;
+      }
+      parts.push(name);
+      i = j + 1;
+    } else {
+      const dot = spec.indexOf('.', i);
+      const end = dot === -1 ? spec.length : dot;
+      parts.push(spec.slice(i, end));
+      i = end;
+    }
+    if (spec[i] === '.') i++;
+  }
+  if (parts.length === 1) return { schema: 'public', table: parts[0] as string };
+  if (parts.length === 2) return { schema: parts[0] as string, table: parts[1] as string };
+  throw new Error(`table name ${spec} has more than two parts`);
+}

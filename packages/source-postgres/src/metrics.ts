@@ -1,0 +1,36 @@
+import { Counter, Gauge, Histogram, type Registry } from '@walrelay/core';
+
+export interface SourceMetrics {
+  readonly changes: Counter<'table' | 'op'>;
+  readonly transactions: Counter<string>;
+  readonly kafkaTransactions: Counter<string>;
+  readonly bytes: Counter<string>;
+  readonly lagBytes: Gauge<string>;
+  readonly lagSeconds: Gauge<string>;
+  readonly produceLatency: Histogram<string>;
+  readonly commitLatency: Histogram<string>;
+  readonly snapshotRows: Counter<'table'>;
+  readonly snapshotEstimate: Gauge<'table'>;
+  readonly confirmedLsn: Gauge<string>;
+  readonly active: Gauge<string>;
+  readonly skipped: Counter<'reason'>;
+}
+
+export function createSourceMetrics(registry: Registry): SourceMetrics {
+  const r = [registry];
+  return {
+    changes: new Counter({ name: 'walrelay_source_changes_total', help: 'Row changes published, by table and op', labelNames: ['table', 'op'], registers: r }),
+    transactions: new Counter({ name: 'walrelay_source_transactions_total', help: 'PostgreSQL transactions published', registers: r }),
+    kafkaTransactions: new Counter({ name: 'walrelay_source_kafka_transactions_total', help: 'Kafka transactions committed', registers: r }),
+    bytes: new Counter({ name: 'walrelay_source_bytes_total', help: 'Record bytes (key + value) published', registers: r }),
+    lagBytes: new Gauge({ name: 'walrelay_source_replication_lag_bytes', help: 'Server WAL end minus the LSN confirmed to PostgreSQL', registers: r }),
+    lagSeconds: new Gauge({ name: 'walrelay_source_replication_lag_seconds', help: 'Now minus the commit time of the last transaction published', registers: r }),
+    produceLatency: new Histogram({ name: 'walrelay_source_produce_seconds', help: 'Latency of one produce request into the open transaction', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
+    commitLatency: new Histogram({ name: 'walrelay_source_commit_to_ack_seconds', help: 'From PostgreSQL commit time to Kafka transaction commit', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: r }),
+    snapshotRows: new Counter({ name: 'walrelay_source_snapshot_rows_total', help: 'Rows read by the initial snapshot', labelNames: ['table'], registers: r }),
+    snapshotEstimate: new Gauge({ name: 'walrelay_source_snapshot_rows_estimated', help: 'Estimated rows per table to snapshot', labelNames: ['table'], registers: r }),
+    confirmedLsn: new Gauge({ name: 'walrelay_source_confirmed_lsn', help: 'LSN last confirmed to PostgreSQL', registers: r }),
+    active: new Gauge({ name: 'walrelay_source_active', help: '1 when this process holds the slot, 0 while a standby', registers: r }),
+    skipped: new Counter({ name: 'walrelay_source_skipped_changes_total', help: 'Changes skipped (already published before a restart, or tables without a key)', labelNames: ['reason'], registers: r }),
+  };
+}

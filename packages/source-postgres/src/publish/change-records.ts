@@ -1,0 +1,100 @@
+import {
+  encodeAvro,
+  frame,
+  partitionForKey,
+  type Op,
+  type SchemaColumn,
+  type SourceBlock,
+} from '@walrelay/core';
+import type avro from 'avsc';
+import type { OutRecord } from './publisher.js';
+
+/** Everything needed to turn a row change of one table into Kafka records. */
+export interface TableTopic {
+  readonly schema: string;
+  readonly table: string;
+  readonly topic: string;
+  readonly partitions: number;
+  readonly columns: readonly SchemaColumn[];
+  /** Indexes into `columns` of the key columns, in key order. */
+  readonly keyIndexes: readonly number[];
+  readonly keySchemaId: number;
+  readonly valueSchemaId: number;
+  readonly keyType: avro.Type;
+  readonly valueType: avro.Type;
+}
+
+/** A row image keyed by Avro field name. */
+export type RowImage = Record<string, unknown>;
+
+export const TRUNCATE_KEY = Buffer.from('__walrelay_truncate__', 'utf8');
+export const TRUNCATE_HEADER = 'walrelay.truncate';
+
+export function keyImage(t: TableTopic, row: RowImage): RowImage {
+  const key: RowImage = {};
+  for (const i of t.keyIndexes) {
+    const c = t.columns[i] as SchemaColumn;
+    key[c.field] = row[c.field];
+  }
+  return key;
+}
+
+export interface ChangeInput {
+  readonly op: Op;
+  readonly before: RowImage | null;
+  readonly after: RowImage | null;
+  readonly unchanged: readonly string[];
+  readonly source: SourceBlock;
+}
+
+/** The Kafka record of one change (and the tombstone after a delete when asked). */
+export function changeRecords(t: TableTopic, change: ChangeInput, tombstone: boolean): OutRecord[] {
+  const keyRow = keyImage(t, (change.op === 'd' ? change.before : change.after) as RowImage);
+  const keyPayload = encodeAvro(t.keyType, keyRow);
+  const key = frame(t.keySchemaId, keyPayload);
+  const partition = partitionForKey(keyPayload, t.partitions);
+  const value = frame(
+    t.valueSchemaId,
+    encodeAvro(t.valueType, {
+      before: change.before,
+      after: change.after,
+      source: change.source,
+      op: change.op,
+      ts_ms: BigInt(Date.now()),
+      unchanged_toast: change.unchanged,
+    }),
+  );
+  const out: OutRecord[] = [{ topic: t.topic, partition, key, value }];
+  if (change.op === 'd' && tombstone) out.push({ topic: t.topic, partition, key, value: null });
+  return out;
+}
+
+/**
+ * A truncate becomes one marker per partition (same non-Avro key in each), so a
+ * sink sees it in order with every partition's changes. The value is a normal
+ * envelope with op `t`.
+ */
+export function truncateRecords(t: TableTopic, source: SourceBlock): OutRecord[] {
+  const value = frame(
+    t.valueSchemaId,
+    encodeAvro(t.valueType, {
+      before: null,
+      after: null,
+      source,
+      op: 't',
+      ts_ms: BigInt(Date.now()),
+      unchanged_toast: [],
+    }),
+  );
+  const out: OutRecord[] = [];
+  for (let p = 0; p < t.partitions; p++) {
+    out.push({
+      topic: t.topic,
+      partition: p,
+      key: TRUNCATE_KEY,
+      value,
+      headers: { [TRUNCATE_HEADER]: String(t.partitions) },
+    });
+  }
+  return out;
+}

@@ -1,0 +1,50 @@
+import type { Admin } from 'kafkajs';
+import { ConnectionError, type Logger } from '@walrelay/core';
+
+export interface TopicSettings {
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly compact: boolean;
+  readonly config: Readonly<Record<string, string>>;
+}
+
+/** Creates topics the source writes to (if missing) and knows their partition counts. */
+export class TopicManager {
+  readonly #admin: Admin;
+  readonly #settings: TopicSettings;
+  readonly #log: Logger;
+  readonly #partitions = new Map<string, number>();
+
+  constructor(admin: Admin, settings: TopicSettings, log: Logger) {
+    this.#admin = admin;
+    this.#settings = settings;
+    this.#log = log;
+  }
+
+  /** Ensures `topic` exists; returns its partition count. */
+  async ensure(topic: string, partitions = this.#settings.partitions): Promise<number> {
+    const known = this.#partitions.get(topic);
+    if (known !== undefined) return known;
+    const configEntries = [
+      ...(this.#settings.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+      ...Object.entries(this.#settings.config).map(([name, value]) => ({ name, value })),
+    ];
+    try {
+      const created = await this.#admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: partitions, replicationFactor: this.#settings.replicationFactor, configEntries }],
+      });
+      if (created) this.#log.info({ topic, partitions }, 'created topic');
+    } catch (e) {
+      const err = e as { type?: string; message?: string };
+      if (err.type !== 'TOPIC_ALREADY_EXISTS' && !/already exists/i.test(err.message ?? '')) {
+        throw new ConnectionError('kafka', `could not create topic ${topic}: ${err.message ?? String(e)}`, { cause: e });
+      }
+    }
+    const meta = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+    const count = meta.topics[0]?.partitions.length ?? 0;
+    if (count === 0) throw new ConnectionError('kafka', `topic ${topic} has no partitions in the metadata`);
+    this.#partitions.set(topic, count);
+    return count;
+  }
+}

@@ -1,0 +1,416 @@
+import {
+  errorMessage,
+  formatLsn,
+  ReplicationError,
+  type Logger,
+  type Lsn,
+  type SourceBlock,
+} from '@walrelay/core';
+import { PgOutputDecoder, pgMicrosToUnixMs, type PgOutputMessage, type ReplicationFrame, type TupleValue } from './protocol/index.js';
+import type { ReplicationConnection } from './replication/connection.js';
+import type { TransactionalPublisher } from './publish/publisher.js';
+import { changeRecords, truncateRecords, type RowImage } from './publish/change-records.js';
+import type { SourceCheckpoint } from './publish/checkpoint.js';
+import type { CapturedTable, TableRegistry } from './tables.js';
+import type { SourceMetrics } from './metrics.js';
+
+export interface StreamOptions {
+  readonly slot: string;
+  readonly publication: string;
+  readonly protocolVersion: number;
+  readonly connectorName: string;
+  readonly database: string;
+  readonly tombstones: boolean;
+  readonly maxChanges: number;
+  readonly maxBytes: number;
+  readonly maxDelayMs: number;
+  readonly statusIntervalMs: number;
+  readonly version: string;
+}
+
+type Item = { kind: 'message'; lsn: Lsn; message: PgOutputMessage } | { kind: 'keepalive'; walEnd: Lsn } | { kind: 'tick' } | { kind: 'end'; error?: Error };
+
+interface OpenTx {
+  readonly xid: number;
+  readonly finalLsn: Lsn;
+  readonly commitMicros: bigint;
+  /** Changes seen so far (1-based sequence of the last one). */
+  seq: bigint;
+  /** Skip the whole transaction: its commit is at or below the checkpoint. */
+  readonly skipAll: boolean;
+  /** Skip changes with seq <= this (published before a restart). */
+  readonly skipUpTo: bigint;
+}
+
+const HIGH_WATER = 2_000;
+const LOW_WATER = 200;
+
+/**
+ * The streaming half of the source: decodes pgoutput, turns changes into records,
+ * groups whole PostgreSQL transactions into Kafka transactions that also carry the
+ * checkpoint, and confirms to PostgreSQL only what Kafka has committed.
+ */
+export class ChangeStream {
+  readonly #repl: ReplicationConnection;
+  readonly #publisher: TransactionalPublisher;
+  readonly #tables: TableRegistry;
+  readonly #options: StreamOptions;
+  readonly #metrics: SourceMetrics;
+  readonly #log: Logger;
+  readonly #decoder: PgOutputDecoder;
+
+  #queue: Item[] = [];
+  #wake: (() => void) | undefined;
+  #stopping = false;
+
+  #checkpoint: SourceCheckpoint;
+  #tx: OpenTx | null = null;
+  /** Transactions fully added to the open Kafka transaction, not yet committed. */
+  #pendingCommits = 0;
+  #pendingBytes = 0;
+  #pendingSince = 0;
+  #lastCommitMicros = 0n;
+  #received: Lsn = 0n;
+  #serverEnd: Lsn = 0n;
+  #confirmed: Lsn;
+  #statusTimer: NodeJS.Timeout | undefined;
+  #tickTimer: NodeJS.Timeout | undefined;
+  #lastProgress = Date.now();
+
+  constructor(
+    repl: ReplicationConnection,
+    publisher: TransactionalPublisher,
+    tables: TableRegistry,
+    checkpoint: SourceCheckpoint,
+    options: StreamOptions,
+    metrics: SourceMetrics,
+    log: Logger,
+  ) {
+    this.#repl = repl;
+    this.#publisher = publisher;
+    this.#tables = tables;
+    this.#checkpoint = checkpoint;
+    this.#options = options;
+    this.#metrics = metrics;
+    this.#log = log;
+    this.#confirmed = checkpoint.endLsn;
+    this.#decoder = new PgOutputDecoder({ protocolVersion: options.protocolVersion });
+  }
+
+  /** Milliseconds since the loop last made progress (for /healthz). */
+  get idleMs(): number {
+    return Date.now() - this.#lastProgress;
+  }
+
+  get confirmedLsn(): Lsn {
+    return this.#confirmed;
+  }
+
+  /** Ask the loop to finish: the open Kafka transaction is committed at a transaction boundary or aborted. */
+  stop(): void {
+    this.#stopping = true;
+    this.#push({ kind: 'end' });
+  }
+
+  async run(startLsn: Lsn): Promise<void> {
+    const options: Record<string, string> = {
+      proto_version: String(this.#options.protocolVersion),
+      publication_names: quoteList(this.#options.publication),
+    };
+    this.#log.info({ slot: this.#options.slot, start: formatLsn(startLsn), protocol: this.#options.protocolVersion }, 'starting replication');
+    await this.#repl.startReplication(this.#options.slot, startLsn, options, {
+      onFrame: (frame) => this.#onFrame(frame),
+      onError: (error) => this.#push({ kind: 'end', error }),
+      onEnd: () => this.#push({ kind: 'end', error: new ReplicationError('the server ended the replication stream', { retriable: true }) }),
+    });
+    this.#statusTimer = setInterval(() => this.#sendStatus(false), this.#options.statusIntervalMs);
+    this.#tickTimer = setInterval(() => this.#push({ kind: 'tick' }), Math.max(10, Math.floor(this.#options.maxDelayMs / 2) || 10));
+    try {
+      await this.#loop();
+    } finally {
+      clearInterval(this.#statusTimer);
+      clearInterval(this.#tickTimer);
+    }
+  }
+
+  #onFrame(frame: ReplicationFrame): void {
+    if (frame.kind === 'keepalive') {
+      if (frame.walEnd > this.#serverEnd) this.#serverEnd = frame.walEnd;
+      // Answer at once (even while a large transaction is being published), with the
+      // safe confirmed LSN; the in-order copy may confirm further when nothing is pending.
+      if (frame.replyRequested) this.#sendStatus(false);
+      this.#push({ kind: 'keepalive', walEnd: frame.walEnd });
+      return;
+    }
+    if (frame.walEnd > this.#serverEnd) this.#serverEnd = frame.walEnd;
+    let message: PgOutputMessage;
+    try {
+      // Decode now: text values become strings, binary values are copied, so the
+      // connection's buffer may be reused.
+      message = this.#decoder.decode(frame.data);
+    } catch (e) {
+      this.#push({ kind: 'end', error: e as Error });
+      return;
+    }
+    this.#push({ kind: 'message', lsn: frame.walStart, message });
+  }
+
+  #push(item: Item): void {
+    this.#queue.push(item);
+    if (this.#queue.length > HIGH_WATER) this.#repl.pause();
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async #next(): Promise<Item> {
+    for (;;) {
+      const item = this.#queue.shift();
+      if (item) {
+        if (this.#queue.length < LOW_WATER) this.#repl.resume();
+        return item;
+      }
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  async #loop(): Promise<void> {
+    for (;;) {
+      const item = await this.#next();
+      this.#lastProgress = Date.now();
+      switch (item.kind) {
+        case 'message':
+          if (item.lsn > this.#received) this.#received = item.lsn;
+          await this.#onMessage(item.lsn, item.message);
+          break;
+        case 'keepalive':
+          if (item.walEnd > this.#received) this.#received = item.walEnd;
+          if (this.#tx === null && this.#publisher.inTransaction === 0 && this.#pendingCommits === 0 && item.walEnd > this.#confirmed) {
+            // Nothing pending: every transaction committed before walEnd is published
+            // (or was filtered out), so the server may recycle WAL up to here.
+            this.#confirmed = item.walEnd;
+            this.#metrics.confirmedLsn.set(Number(this.#confirmed));
+          }
+          this.#sendStatus(false);
+          break;
+        case 'tick':
+          if (this.#pendingCommits > 0 && Date.now() - this.#pendingSince >= this.#options.maxDelayMs) await this.#commitKafka();
+          this.#metrics.lagBytes.set(Number(this.#serverEnd > this.#confirmed ? this.#serverEnd - this.#confirmed : 0n));
+          break;
+        case 'end':
+          if (item.error) {
+            await this.#publisher.abort().catch(() => undefined);
+            throw item.error;
+          }
+          if (this.#stopping) {
+            if (this.#pendingCommits > 0 || this.#publisher.inTransaction > 0) await this.#commitKafka();
+            this.#sendStatus(false);
+            return;
+          }
+          break;
+      }
+    }
+  }
+
+  async #onMessage(lsn: Lsn, m: PgOutputMessage): Promise<void> {
+    switch (m.tag) {
+      case 'begin': {
+        const cp = this.#checkpoint;
+        const skipAll = m.finalLsn <= cp.commitLsn;
+        const skipUpTo = cp.partialFinalLsn !== null && cp.partialFinalLsn === m.finalLsn ? cp.partialPublished : 0n;
+        if (skipAll) this.#log.debug({ finalLsn: formatLsn(m.finalLsn) }, 'skipping a transaction published before the restart');
+        this.#tx = { xid: m.xid, finalLsn: m.finalLsn, commitMicros: m.commitTimeMicros, seq: 0n, skipAll, skipUpTo };
+        return;
+      }
+      case 'commit': {
+        const tx = this.#tx;
+        this.#tx = null;
+        if (!tx || tx.skipAll) return;
+        this.#checkpoint = {
+          ...this.#checkpoint,
+          commitLsn: m.commitLsn,
+          endLsn: m.endLsn,
+          partialFinalLsn: null,
+          partialPublished: 0n,
+        };
+        this.#lastCommitMicros = m.commitTimeMicros;
+        this.#metrics.transactions.inc();
+        if (this.#pendingCommits === 0) this.#pendingSince = Date.now();
+        this.#pendingCommits++;
+        if (this.#publisher.inTransaction >= this.#options.maxChanges || this.#pendingBytes >= this.#options.maxBytes || this.#options.maxDelayMs === 0) {
+          await this.#commitKafka();
+        }
+        return;
+      }
+      case 'relation':
+        await this.#tables.onRelation(m.relationOid, m.columns);
+        return;
+      case 'insert':
+      case 'update':
+      case 'delete':
+      case 'truncate':
+        await this.#onChange(lsn, m);
+        return;
+      case 'type':
+      case 'origin':
+      case 'message':
+        return;
+      default:
+        throw new ReplicationError(`unexpected pgoutput message ${m.tag}: walrelay does not enable streaming of in-progress or prepared transactions`);
+    }
+  }
+
+  async #onChange(lsn: Lsn, m: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' | 'truncate' }>): Promise<void> {
+    const tx = this.#tx;
+    if (!tx) throw new ReplicationError(`pgoutput ${m.tag} outside a transaction at ${formatLsn(lsn)}`);
+    tx.seq++;
+    if (tx.skipAll || tx.seq <= tx.skipUpTo) {
+      this.#metrics.skipped.inc({ reason: 'already_published' });
+      return;
+    }
+    if (m.tag === 'truncate') {
+      for (const oid of m.relationOids) {
+        const t = this.#tables.get(oid);
+        if (!t) continue;
+        for (const r of truncateRecords(t, this.#source(t, lsn, tx))) await this.#add(r);
+        this.#metrics.changes.inc({ table: `${t.schema}.${t.table}`, op: 't' });
+      }
+    } else {
+      const t = this.#tables.get(m.relationOid);
+      if (t === undefined) throw new ReplicationError(`pgoutput ${m.tag} for relation ${m.relationOid} before its Relation message`);
+      if (t === null) {
+        this.#metrics.skipped.inc({ reason: 'no_key' });
+      } else {
+        await this.#rowChange(t, lsn, tx, m);
+      }
+    }
+    if (this.#publisher.inTransaction >= this.#options.maxChanges || this.#pendingBytes >= this.#options.maxBytes) {
+      // A large transaction: commit what is published so far, with its position.
+      await this.#commitKafka();
+    }
+  }
+
+  async #rowChange(t: CapturedTable, lsn: Lsn, tx: OpenTx, m: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' }>): Promise<void> {
+    const source = this.#source(t, lsn, tx);
+    const table = `${t.schema}.${t.table}`;
+    if (m.tag === 'insert') {
+      const after = this.#row(t, m.newTuple, null);
+      for (const r of changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
+      this.#metrics.changes.inc({ table, op: 'c' });
+      return;
+    }
+    if (m.tag === 'delete') {
+      const before = this.#row(t, m.oldTuple, null);
+      for (const r of changeRecords(t, { op: 'd', before: before.row, after: null, unchanged: [], source }, this.#options.tombstones)) await this.#add(r);
+      this.#metrics.changes.inc({ table, op: 'd' });
+      return;
+    }
+    const old = m.oldTuple ? this.#row(t, m.oldTuple, null) : null;
+    // With REPLICA IDENTITY FULL the old tuple has every column: unchanged TOAST values come from it.
+    const after = this.#row(t, m.newTuple, m.oldKind === 'old' && old ? old.row : null);
+    if (m.oldKind === 'key' && old) {
+      // The key changed: a delete of the old key (and its tombstone), then a create of the new.
+      for (const r of changeRecords(t, { op: 'd', before: old.row, after: null, unchanged: [], source }, this.#options.tombstones)) await this.#add(r);
+      for (const r of changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
+      this.#metrics.changes.inc({ table, op: 'd' });
+      this.#metrics.changes.inc({ table, op: 'c' });
+      return;
+    }
+    for (const r of changeRecords(t, { op: 'u', before: old?.row ?? null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
+    this.#metrics.changes.inc({ table, op: 'u' });
+  }
+
+  #row(t: CapturedTable, tuple: readonly TupleValue[], fill: RowImage | null): { row: RowImage; unchanged: string[] } {
+    const row: RowImage = {};
+    const unchanged: string[] = [];
+    const n = Math.min(tuple.length, t.columns.length);
+    for (let i = 0; i < t.columns.length; i++) {
+      const c = t.columns[i]!;
+      const v = i < n ? tuple[i]! : ({ kind: 'null' } as TupleValue);
+      switch (v.kind) {
+        case 'text':
+          row[c.field] = t.converters[i]!(v.value);
+          break;
+        case 'null':
+          row[c.field] = null;
+          break;
+        case 'unchanged':
+          if (fill && fill[c.field] !== undefined) {
+            row[c.field] = fill[c.field];
+          } else {
+            row[c.field] = null;
+            unchanged.push(c.field);
+          }
+          break;
+        case 'binary':
+          throw new ReplicationError(`binary tuple value for ${t.schema}.${t.table}.${c.name}: walrelay requests text values`);
+      }
+    }
+    return { row, unchanged };
+  }
+
+  #source(t: CapturedTable, lsn: Lsn, tx: OpenTx): SourceBlock {
+    const commitMs = pgMicrosToUnixMs(tx.commitMicros);
+    return {
+      version: this.#options.version,
+      connector: 'postgresql',
+      name: this.#options.connectorName,
+      ts_ms: BigInt(Math.floor(commitMs)),
+      ts_us: BigInt(Math.floor(commitMs * 1000)),
+      snapshot: 'false',
+      db: this.#options.database,
+      sequence: JSON.stringify([this.#checkpoint.commitLsn.toString(), lsn.toString()]),
+      schema: t.schema,
+      table: t.table,
+      txId: BigInt(tx.xid),
+      lsn,
+      commit_lsn: tx.finalLsn,
+      tx_seq: tx.seq,
+      xmin: null,
+    };
+  }
+
+  async #add(r: Parameters<TransactionalPublisher['add']>[0]): Promise<void> {
+    const bytes = r.key.length + (r.value?.length ?? 0);
+    this.#pendingBytes += bytes;
+    this.#metrics.bytes.inc(bytes);
+    if (this.#publisher.inTransaction === 0 && this.#pendingCommits === 0) this.#pendingSince = Date.now();
+    await this.#publisher.add(r);
+  }
+
+  /** Commits the Kafka transaction with the checkpoint, then confirms to PostgreSQL. */
+  async #commitKafka(): Promise<void> {
+    const tx = this.#tx;
+    const checkpoint: SourceCheckpoint =
+      tx && !tx.skipAll && tx.seq > 0n
+        ? { ...this.#checkpoint, partialFinalLsn: tx.finalLsn, partialPublished: tx.seq > tx.skipUpTo ? tx.seq : tx.skipUpTo }
+        : { ...this.#checkpoint, partialFinalLsn: null, partialPublished: 0n };
+    await this.#publisher.commit(checkpoint);
+    this.#checkpoint = checkpoint;
+    this.#metrics.kafkaTransactions.inc();
+    if (this.#pendingCommits > 0 && this.#lastCommitMicros > 0n) {
+      this.#metrics.commitLatency.observe(Math.max(0, (Date.now() - pgMicrosToUnixMs(this.#lastCommitMicros)) / 1000));
+      this.#metrics.lagSeconds.set(Math.max(0, (Date.now() - pgMicrosToUnixMs(this.#lastCommitMicros)) / 1000));
+    }
+    this.#pendingCommits = 0;
+    this.#pendingBytes = 0;
+    if (checkpoint.endLsn > this.#confirmed) {
+      this.#confirmed = checkpoint.endLsn;
+      this.#metrics.confirmedLsn.set(Number(this.#confirmed));
+      this.#sendStatus(false);
+    }
+  }
+
+  #sendStatus(replyRequested: boolean): void {
+    try {
+      this.#repl.sendStatus(this.#received > this.#confirmed ? this.#received : this.#confirmed, this.#confirmed, replyRequested);
+    } catch (e) {
+      this.#log.warn({ err: errorMessage(e) }, 'could not send a standby status update');
+    }
+  }
+}
+
+function quoteList(publication: string): string {
+  // publication_names is a comma-separated list of identifiers; quote ours.
+  return `"${publication.replace(/"/g, '""')}"`;
+}

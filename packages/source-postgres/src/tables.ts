@@ -1,0 +1,146 @@
+import type pg from 'pg';
+import {
+  assignFieldNames,
+  avroType,
+  deriveChangeSchemas,
+  keySubject,
+  tableTopic,
+  valueSubject,
+  SchemaError,
+  type ColumnSpec,
+  type Logger,
+  type SchemaColumn,
+  type SchemaRegistryClient,
+} from '@walrelay/core';
+import { describeTable } from './catalog.js';
+import { valueConverter } from './values/pg-text.js';
+import type { TableTopic } from './publish/change-records.js';
+import type { TopicManager } from './publish/topics.js';
+import type { RelationColumn } from './protocol/index.js';
+
+/** A captured table as the stream sees it: topic, schemas, and one converter per column. */
+export interface CapturedTable extends TableTopic {
+  readonly relationOid: number;
+  readonly converters: readonly ((text: string) => unknown)[];
+  /** The relation message's column names, in its order (= tuple order). */
+  readonly tupleColumns: readonly string[];
+  /** Type oid of each column, in the same order. */
+  readonly typeOids: readonly number[];
+}
+
+export interface TableRegistryOptions {
+  readonly topicPrefix: string;
+}
+
+/**
+ * Keeps, per relation oid, the table's topic, registered schema ids and value
+ * converters. A Relation message whose columns differ from what is known makes a
+ * new schema version (registered under `<topic>-key` / `<topic>-value`).
+ */
+export class TableRegistry {
+  readonly #catalog: pg.Client;
+  readonly #registry: SchemaRegistryClient;
+  readonly #topics: TopicManager;
+  readonly #options: TableRegistryOptions;
+  readonly #log: Logger;
+  readonly #byOid = new Map<number, CapturedTable | null>();
+  readonly #warnedKeyless = new Set<number>();
+  onSchemaChange: ((table: CapturedTable) => void) | undefined;
+
+  constructor(catalog: pg.Client, registry: SchemaRegistryClient, topics: TopicManager, options: TableRegistryOptions, log: Logger) {
+    this.#catalog = catalog;
+    this.#registry = registry;
+    this.#topics = topics;
+    this.#options = options;
+    this.#log = log;
+  }
+
+  get(relationOid: number): CapturedTable | null | undefined {
+    return this.#byOid.get(relationOid);
+  }
+
+  /** Handles a Relation message. Returns null for a table walrelay does not capture (no key). */
+  async onRelation(relationOid: number, relationColumns: readonly RelationColumn[]): Promise<CapturedTable | null> {
+    const known = this.#byOid.get(relationOid);
+    if (known && sameColumns(known, relationColumns)) return known;
+    const described = await describeTable(this.#catalog, relationOid);
+    const specs: ColumnSpec[] = relationColumns.map((rc) => {
+      const idx = described.columns.findIndex((c) => c.name === rc.name);
+      const spec = idx >= 0 && described.typeOids[idx] === rc.typeOid ? described.columns[idx] : undefined;
+      if (!spec) {
+        throw new SchemaError(
+          `column ${rc.name} of ${described.schema}.${described.table} changed again before walrelay read its definition; restart to re-read it`,
+          { retriable: true },
+        );
+      }
+      return spec;
+    });
+    return this.#install(relationOid, described.schema, described.table, specs, relationColumns.map((c) => c.name), relationColumns.map((c) => c.typeOid));
+  }
+
+  /** For the snapshot: the table by oid, with the catalog's current columns. */
+  async forSnapshot(relationOid: number): Promise<CapturedTable | null> {
+    const described = await describeTable(this.#catalog, relationOid);
+    return this.#install(relationOid, described.schema, described.table, described.columns, described.columns.map((c) => c.name), described.typeOids);
+  }
+
+  async #install(
+    relationOid: number,
+    schema: string,
+    table: string,
+    specs: readonly ColumnSpec[],
+    tupleColumns: readonly string[],
+    typeOids: readonly number[],
+  ): Promise<CapturedTable | null> {
+    if (!specs.some((c) => c.key !== null)) {
+      if (!this.#warnedKeyless.has(relationOid)) {
+        this.#warnedKeyless.add(relationOid);
+        this.#log.warn({ schema, table }, 'table has no primary key or replica identity index: its changes are not captured');
+      }
+      this.#byOid.set(relationOid, null);
+      return null;
+    }
+    const columns: SchemaColumn[] = assignFieldNames(specs);
+    const topic = tableTopic(this.#options.topicPrefix, schema, table);
+    const schemas = deriveChangeSchemas(topic, { schema, table, columns });
+    const partitions = await this.#topics.ensure(topic);
+    const keySchemaId = await this.#registry.register(keySubject(topic), schemas.key);
+    const valueSchemaId = await this.#registry.register(valueSubject(topic), schemas.value);
+    const keyIndexes = columns
+      .map((c, i) => ({ c, i }))
+      .filter(({ c }) => c.key !== null)
+      .sort((a, b) => (a.c.key as number) - (b.c.key as number))
+      .map(({ i }) => i);
+    const captured: CapturedTable = {
+      relationOid,
+      schema,
+      table,
+      topic,
+      partitions,
+      columns,
+      keyIndexes,
+      keySchemaId,
+      valueSchemaId,
+      keyType: avroType(schemas.key),
+      valueType: avroType(schemas.value),
+      converters: columns.map((c) => valueConverter(c)),
+      tupleColumns,
+      typeOids,
+    };
+    const previous = this.#byOid.get(relationOid);
+    this.#byOid.set(relationOid, captured);
+    if (previous) {
+      this.#log.info({ topic, keySchemaId, valueSchemaId }, 'table definition changed: new schema version registered');
+      this.onSchemaChange?.(captured);
+    } else {
+      this.#log.debug({ topic, keySchemaId, valueSchemaId }, 'table registered');
+    }
+    return captured;
+  }
+}
+
+function sameColumns(t: CapturedTable, rc: readonly RelationColumn[]): boolean {
+  if (t.tupleColumns.length !== rc.length) return false;
+  for (let i = 0; i < rc.length; i++) if (t.tupleColumns[i] !== (rc[i] as RelationColumn).name) return false;
+  return !rc.some((c, i) => (t.columns[i] as SchemaColumn).typmod !== c.typmod || t.typeOids[i] !== c.typeOid);
+}
