@@ -1,0 +1,2 @@
+export * from './replication-frames.js';
+export * from './pgoutput.js';
