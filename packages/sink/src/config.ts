@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { commonConfig, commonEnv, configFileFromArgs, loadConfig, type EnvBindings } from '@walrelay/core';
+
+export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
+  return z
+    .object({
+      ...commonConfig,
+      target: z
+        .object({
+          url: z.string().min(1).default(defaultTargetUrl),
+          /** TLS for the target connection: true, or CA / client cert files. */
+          ssl: z
+            .union([
+              z.boolean(),
+              z.object({
+                caFile: z.string().optional(),
+                certFile: z.string().optional(),
+                keyFile: z.string().optional(),
+                rejectUnauthorized: z.boolean().default(true),
+              }),
+            ])
+            .optional(),
+        })
+        .strict()
+        .default({} as never),
+      groupId: z.string().min(1).default(`walrelay-sink-${dialect}`),
+      /** Source tables to apply (`schema.table`); empty = every table topic under the prefix. */
+      tables: z.array(z.string().min(1)).default([]),
+      /** Target table per source table: { "public.orders": "orders_copy" }. Default: the source table name. */
+      tableNames: z.record(z.string(), z.string().min(1)).default({}),
+      /** Read topics from the beginning when the group has no stored offsets (replay). */
+      fromBeginning: z.boolean().default(true),
+      batch: z
+        .object({
+          /** Records applied in one target transaction at most. */
+          maxRecords: z.number().int().min(1).max(100_000).default(5_000),
+          /** Partitions applied concurrently by one process. */
+          partitionsConcurrently: z.number().int().min(1).max(64).default(4),
+        })
+        .strict()
+        .default({} as never),
+      truncate: z.enum(['apply', 'ignore']).default('apply'),
+      /** A record that cannot be decoded or stored: stop (fail) or send it to `<prefix>.dlq.<sink>` (dlq). */
+      onError: z.enum(['fail', 'dlq']).default('fail'),
+      retry: z
+        .object({
+          initialMs: z.number().int().min(1).default(200),
+          maxMs: z.number().int().min(1).default(15_000),
+        })
+        .strict()
+        .default({} as never),
+      sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
+    })
+    .strict();
+}
+
+export type SinkConfig = z.output<ReturnType<typeof sinkConfigSchema>>;
+
+export const sinkEnv: EnvBindings = {
+  ...commonEnv,
+  WALRELAY_TARGET_URL: { path: ['target', 'url'] },
+  WALRELAY_TARGET_SSL: { path: ['target', 'ssl'], type: 'json' },
+  WALRELAY_GROUP_ID: { path: ['groupId'] },
+  WALRELAY_TABLES: { path: ['tables'], type: 'list' },
+  WALRELAY_TABLE_NAMES: { path: ['tableNames'], type: 'json' },
+  WALRELAY_BATCH_MAX_RECORDS: { path: ['batch', 'maxRecords'], type: 'int' },
+  WALRELAY_PARTITIONS_CONCURRENTLY: { path: ['batch', 'partitionsConcurrently'], type: 'int' },
+  WALRELAY_TRUNCATE: { path: ['truncate'] },
+  WALRELAY_ON_ERROR: { path: ['onError'] },
+  WALRELAY_FROM_BEGINNING: { path: ['fromBeginning'], type: 'bool' },
+};
+
+export function loadSinkConfig(
+  dialect: string,
+  defaultTargetUrl: string,
+  argv: readonly string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): SinkConfig {
+  return loadConfig(sinkConfigSchema(dialect, defaultTargetUrl), { file: configFileFromArgs(argv), env, bindings: sinkEnv });
+}

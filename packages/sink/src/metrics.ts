@@ -1,0 +1,24 @@
+import { Counter, Gauge, Histogram, type Registry } from '@walrelay/core';
+
+export interface SinkMetrics {
+  readonly applied: Counter<'table' | 'op'>;
+  readonly batchSize: Histogram<string>;
+  readonly applyLatency: Histogram<string>;
+  readonly endToEnd: Histogram<string>;
+  readonly lag: Gauge<'topic' | 'partition'>;
+  readonly deadLetters: Counter<'topic' | 'stage'>;
+  readonly retries: Counter<string>;
+}
+
+export function createSinkMetrics(registry: Registry): SinkMetrics {
+  const r = [registry];
+  return {
+    applied: new Counter({ name: 'walrelay_sink_records_applied_total', help: 'Change records applied to the target, by table and op', labelNames: ['table', 'op'], registers: r }),
+    batchSize: new Histogram({ name: 'walrelay_sink_batch_records', help: 'Records per target transaction', buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 50000], registers: r }),
+    applyLatency: new Histogram({ name: 'walrelay_sink_apply_seconds', help: 'Duration of one target transaction', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }),
+    endToEnd: new Histogram({ name: 'walrelay_sink_end_to_end_seconds', help: 'From PostgreSQL commit to target commit', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: r }),
+    lag: new Gauge({ name: 'walrelay_sink_consumer_lag', help: 'Records behind the partition high watermark at the last fetch', labelNames: ['topic', 'partition'], registers: r }),
+    deadLetters: new Counter({ name: 'walrelay_sink_dead_letters_total', help: 'Records that could not be decoded or applied', labelNames: ['topic', 'stage'], registers: r }),
+    retries: new Counter({ name: 'walrelay_sink_retries_total', help: 'Target transactions retried after a retriable error', registers: r }),
+  };
+}

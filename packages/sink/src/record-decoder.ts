@@ -1,0 +1,68 @@
+import {
+  avroType,
+  decodeAvro,
+  DecodeError,
+  tableShapeFromValueSchema,
+  unframe,
+  type ChangeEnvelope,
+  type SchemaRegistryClient,
+  type TableShape,
+} from '@walrelay/core';
+import type avro from 'avsc';
+
+export const TRUNCATE_HEADER = 'walrelay.truncate';
+
+/** A Kafka record decoded into what the runtime needs. */
+export type DecodedRecord =
+  | { readonly kind: 'change'; readonly schemaId: number; readonly shape: TableShape; readonly key: Record<string, unknown>; readonly envelope: ChangeEnvelope }
+  | { readonly kind: 'truncate'; readonly schemaId: number; readonly shape: TableShape; readonly envelope: ChangeEnvelope }
+  | { readonly kind: 'tombstone' };
+
+interface SchemaEntry {
+  readonly type: avro.Type;
+  readonly shape: TableShape | null;
+}
+
+/**
+ * Decodes Confluent-framed Avro keys and values through the registry. Schemas are
+ * fetched once per id and their avsc types and table shapes cached.
+ */
+export class RecordDecoder {
+  readonly #registry: SchemaRegistryClient;
+  readonly #schemas = new Map<number, Promise<SchemaEntry>>();
+
+  constructor(registry: SchemaRegistryClient) {
+    this.#registry = registry;
+  }
+
+  async decode(key: Buffer | null, value: Buffer | null, headers: Record<string, unknown> | undefined): Promise<DecodedRecord> {
+    if (value === null || value.length === 0) return { kind: 'tombstone' };
+    const v = unframe(value);
+    const valueEntry = await this.#schema(v.schemaId, true);
+    const envelope = decodeAvro(valueEntry.type, v.payload) as ChangeEnvelope;
+    if (typeof envelope?.op !== 'string') throw new DecodeError(`record with schema id ${v.schemaId} is not a change envelope`);
+    const shape = valueEntry.shape as TableShape;
+    if (envelope.op === 't' || (headers && headers[TRUNCATE_HEADER] !== undefined)) {
+      return { kind: 'truncate', schemaId: v.schemaId, shape, envelope };
+    }
+    if (!key) throw new DecodeError(`change record without a key (op ${envelope.op})`);
+    const k = unframe(key);
+    const keyEntry = await this.#schema(k.schemaId, false);
+    const keyValue = decodeAvro(keyEntry.type, k.payload) as Record<string, unknown>;
+    if (typeof keyValue !== 'object' || keyValue === null) throw new DecodeError(`key with schema id ${k.schemaId} is not a record`);
+    return { kind: 'change', schemaId: v.schemaId, shape, key: keyValue, envelope };
+  }
+
+  #schema(id: number, isValue: boolean): Promise<SchemaEntry> {
+    let entry = this.#schemas.get(id);
+    if (!entry) {
+      entry = this.#registry.schemaById(id).then((text) => ({
+        type: avroType(text),
+        shape: isValue ? tableShapeFromValueSchema(text) : null,
+      }));
+      this.#schemas.set(id, entry);
+      entry.catch(() => this.#schemas.delete(id));
+    }
+    return entry;
+  }
+}

@@ -1,0 +1,439 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import {
+  backoffDelay,
+  ConfigError,
+  ConnectionError,
+  createKafka,
+  deadLetterTopic,
+  errorMessage,
+  isRetriable,
+  SchemaRegistryClient,
+  tableTopic,
+  tableTopicPattern,
+  ValueError,
+  WalrelayError,
+  type Logger,
+  type Registry,
+  type TableShape,
+} from '@walrelay/core';
+import type { SinkConfig } from './config.js';
+import { RecordDecoder, type DecodedRecord } from './record-decoder.js';
+import { coalesce, type TableChange } from './coalesce.js';
+import { createSinkMetrics, type SinkMetrics } from './metrics.js';
+import type { StoredOffset, TargetDriver, TargetTable } from './target.js';
+
+export type SinkState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+interface Decoded {
+  readonly message: KafkaMessage;
+  readonly record: DecodedRecord;
+}
+
+/**
+ * The dialect-agnostic sink: consumes table topics in a consumer group and applies
+ * each partition's batch in one target transaction together with its offsets row.
+ * On every assignment it seeks to the offsets stored in the target and skips what
+ * the target already has, so a crash at any point neither loses nor repeats a change.
+ */
+export class SinkRunner {
+  readonly #config: SinkConfig;
+  readonly #driver: TargetDriver;
+  readonly #log: Logger;
+  readonly #metrics: SinkMetrics;
+  readonly #sinkName: string;
+  #consumer: Consumer | undefined;
+  #dlqProducer: Producer | undefined;
+  #registry: SchemaRegistryClient | undefined;
+  #decoder: RecordDecoder | undefined;
+  #state: SinkState = 'starting';
+  #lastError: string | undefined;
+  /** Next offset to apply per `topic\0partition`, as stored in the target. */
+  readonly #applied = new Map<string, bigint>();
+  /** Target table per topic, and which topic owns each target name. */
+  readonly #tables = new Map<string, { target: TargetTable; schemaId: number; columns: Set<string> }>();
+  readonly #owners = new Map<string, string>();
+  #stopRequested = false;
+  #crash: ((e: Error) => void) | undefined;
+  #lastBatchAt = Date.now();
+
+  constructor(config: SinkConfig, driver: TargetDriver, log: Logger, registry: Registry) {
+    this.#config = config;
+    this.#driver = driver;
+    this.#log = log;
+    this.#metrics = createSinkMetrics(registry);
+    this.#sinkName = driver.dialect;
+  }
+
+  get state(): SinkState {
+    return this.#state;
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  live(): boolean {
+    return this.#state !== 'failed';
+  }
+
+  /** Finish the batch in hand, commit, leave the group. */
+  stop(): void {
+    if (this.#stopRequested) return;
+    this.#stopRequested = true;
+    this.#state = 'stopping';
+    this.#log.info('stopping: finishing the batch in hand');
+    this.#crash?.(new StopSignal());
+  }
+
+  async run(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#runOnce();
+        this.#state = 'stopped';
+        return;
+      } catch (e) {
+        this.#lastError = errorMessage(e);
+        if (this.#stopRequested || e instanceof StopSignal) {
+          this.#state = 'stopped';
+          return;
+        }
+        if (!isRetriable(e)) {
+          this.#state = 'failed';
+          throw e;
+        }
+        const delay = backoffDelay(Math.min(attempt, 6), this.#config.retry.initialMs, this.#config.retry.maxMs);
+        this.#log.warn({ err: errorMessage(e), retryInMs: delay }, 'sink failed; reconnecting and resuming from the offsets stored in the target');
+        this.#state = 'starting';
+        await sleep(delay);
+      } finally {
+        await this.#closeAll();
+      }
+    }
+  }
+
+  async #closeAll(): Promise<void> {
+    const c = this.#consumer;
+    this.#consumer = undefined;
+    await c?.disconnect().catch((e: unknown) => this.#log.debug({ err: errorMessage(e) }, 'consumer disconnect failed'));
+    await this.#dlqProducer?.disconnect().catch(() => undefined);
+    this.#dlqProducer = undefined;
+    this.#registry?.close();
+    await this.#driver.close().catch(() => undefined);
+  }
+
+  async #runOnce(): Promise<void> {
+    const cfg = this.#config;
+    const log = this.#log;
+    await this.#driver.connect();
+    await this.#driver.ensureOffsetsTable();
+    this.#registry = new SchemaRegistryClient({
+      url: cfg.schemaRegistry.url,
+      username: cfg.schemaRegistry.username,
+      password: cfg.schemaRegistry.password,
+      ca: cfg.schemaRegistry.caFile ? readFileSync(cfg.schemaRegistry.caFile, 'utf8') : undefined,
+      cert: cfg.schemaRegistry.certFile ? readFileSync(cfg.schemaRegistry.certFile, 'utf8') : undefined,
+      key: cfg.schemaRegistry.keyFile ? readFileSync(cfg.schemaRegistry.keyFile, 'utf8') : undefined,
+      rejectUnauthorized: cfg.schemaRegistry.rejectUnauthorized,
+    });
+    this.#decoder = new RecordDecoder(this.#registry);
+    const kafka = createKafka(cfg.kafka, log, `walrelay-sink-${this.#sinkName}`);
+    if (cfg.onError === 'dlq') {
+      this.#dlqProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await this.#dlqProducer.connect();
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await admin.createTopics({ topics: [{ topic: deadLetterTopic(cfg.topicPrefix, this.#sinkName), numPartitions: 1 }] });
+      } finally {
+        await admin.disconnect();
+      }
+    }
+    const consumer = kafka.consumer({
+      groupId: cfg.groupId,
+      readUncommitted: false,
+      sessionTimeout: cfg.sessionTimeoutMs,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+    });
+    this.#consumer = consumer;
+    const failed = new Promise<never>((_, reject) => {
+      this.#crash = reject;
+      consumer.on(consumer.events.CRASH, (e) => {
+        const err = (e.payload as { error: Error }).error;
+        reject(new ConnectionError('kafka', `consumer crashed: ${err.message}`, { cause: err, retriable: true }));
+      });
+    });
+    failed.catch(() => undefined);
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assignment = (e.payload as { memberAssignment: Record<string, number[]> }).memberAssignment;
+      this.#onAssignment(consumer, assignment).catch((err: unknown) => this.#crash?.(err as Error));
+    });
+    try {
+      await consumer.connect();
+    } catch (e) {
+      throw new ConnectionError('kafka', `brokers ${cfg.kafka.brokers.join(',')} unreachable: ${errorMessage(e)}`, { cause: e });
+    }
+    const topics = cfg.tables.length > 0 ? this.#topicsForTables() : [tableTopicPattern(cfg.topicPrefix)];
+    await consumer.subscribe({ topics, fromBeginning: cfg.fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: cfg.batch.partitionsConcurrently,
+      eachBatch: (payload) => this.#eachBatch(payload),
+    });
+    this.#state = 'running';
+    log.info({ groupId: cfg.groupId, topics: topics.map(String) }, 'sink consuming');
+    try {
+      await failed;
+    } catch (e) {
+      if (e instanceof StopSignal) {
+        await consumer.stop();
+        await consumer.disconnect();
+        this.#consumer = undefined;
+        return;
+      }
+      throw e;
+    }
+  }
+
+  #topicsForTables(): string[] {
+    return this.#config.tables.map((spec) => {
+      const dot = spec.indexOf('.');
+      const schema = dot === -1 ? 'public' : spec.slice(0, dot);
+      const table = dot === -1 ? spec : spec.slice(dot + 1);
+      return tableTopic(this.#config.topicPrefix, schema, table);
+    });
+  }
+
+  /** On every assignment: load the target's offsets and seek each assigned partition there. */
+  async #onAssignment(consumer: Consumer, assignment: Record<string, number[]>): Promise<void> {
+    const stored = await this.#driver.loadOffsets(this.#config.groupId);
+    this.#applied.clear();
+    for (const o of stored) this.#applied.set(tpKey(o.topic, o.partition), o.nextOffset);
+    let seeks = 0;
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const partition of partitions) {
+        const next = this.#applied.get(tpKey(topic, partition));
+        if (next !== undefined) {
+          consumer.seek({ topic, partition, offset: next.toString() });
+          seeks++;
+        }
+      }
+    }
+    this.#log.info({ partitions: Object.values(assignment).reduce((s, p) => s + p.length, 0), seeks }, 'partitions assigned; positions taken from the target');
+  }
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const tp = tpKey(batch.topic, batch.partition);
+    this.#lastBatchAt = Date.now();
+    this.#metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+    const max = this.#config.batch.maxRecords;
+    let messages = batch.messages;
+    const applied = this.#applied.get(tp);
+    if (applied !== undefined) messages = messages.filter((m) => BigInt(m.offset) >= applied);
+    if (messages.length === 0) {
+      if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
+      return;
+    }
+    for (let i = 0; i < messages.length; i += max) {
+      if (!isRunning() || isStale()) return;
+      const chunk = messages.slice(i, i + max);
+      await this.#applyChunk(batch.topic, batch.partition, chunk, heartbeat);
+      const last = chunk[chunk.length - 1] as KafkaMessage;
+      resolveOffset(last.offset);
+      await heartbeat();
+    }
+  }
+
+  async #applyChunk(topic: string, partition: number, chunk: readonly KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
+    const decoded: Decoded[] = [];
+    for (const message of chunk) {
+      try {
+        const record = await (this.#decoder as RecordDecoder).decode(message.key, message.value, message.headers);
+        decoded.push({ message, record });
+      } catch (e) {
+        if (isRetriable(e)) throw e;
+        await this.#deadLetter(topic, partition, message, e, 'decode');
+      }
+    }
+    const last = chunk[chunk.length - 1] as KafkaMessage;
+    const nextOffset = BigInt(last.offset) + 1n;
+    const started = performance.now();
+    try {
+      await this.#withRetry(() => this.#applyDecoded(topic, partition, decoded, nextOffset), heartbeat);
+    } catch (e) {
+      if (!(e instanceof ValueError)) throw e;
+      // A value the target refuses: apply record by record to isolate it.
+      this.#log.warn({ topic, partition, err: e.message }, 'batch refused by the target; isolating the bad record');
+      for (const d of decoded) {
+        const off = BigInt(d.message.offset) + 1n;
+        try {
+          await this.#withRetry(() => this.#applyDecoded(topic, partition, [d], off), heartbeat);
+        } catch (inner) {
+          if (!(inner instanceof ValueError)) throw inner;
+          await this.#deadLetter(topic, partition, d.message, inner, 'apply');
+          await this.#withRetry(() => this.#applyDecoded(topic, partition, [], off), heartbeat);
+        }
+      }
+      await this.#withRetry(() => this.#applyDecoded(topic, partition, [], nextOffset), heartbeat);
+    }
+    this.#metrics.applyLatency.observe((performance.now() - started) / 1000);
+    this.#metrics.batchSize.observe(chunk.length);
+    this.#applied.set(tpKey(topic, partition), nextOffset);
+    const lsn = lastLsn(decoded);
+    // The target is committed: commit the Kafka offset too (lag tools), with the LSN alongside.
+    await this.#consumer
+      ?.commitOffsets([{ topic, partition, offset: nextOffset.toString(), metadata: JSON.stringify({ lsn: lsn?.toString() ?? null }) } as never])
+      .catch((e: unknown) => this.#log.warn({ err: errorMessage(e) }, 'Kafka offset commit failed (the target holds the authoritative position)'));
+    const now = Date.now();
+    for (const d of decoded) {
+      if (d.record.kind === 'tombstone') continue;
+      const ts = d.record.envelope.source.ts_ms;
+      if (d.record.envelope.source.snapshot !== 'true' && ts > 0n) this.#metrics.endToEnd.observe(Math.max(0, now - Number(ts)) / 1000);
+    }
+  }
+
+  async #applyDecoded(topic: string, partition: number, decoded: readonly Decoded[], nextOffset: bigint): Promise<void> {
+    const changes: TableChange[] = [];
+    let shape: TableShape | undefined;
+    let schemaId = -1;
+    const counts = new Map<string, number>();
+    for (const d of decoded) {
+      const r = d.record;
+      if (r.kind === 'tombstone') continue;
+      if (r.schemaId >= schemaId) {
+        shape = r.shape;
+        schemaId = r.schemaId;
+      }
+      if (r.kind === 'truncate') {
+        if (this.#config.truncate === 'apply') changes.push({ kind: 'truncate' });
+        counts.set('t', (counts.get('t') ?? 0) + 1);
+        continue;
+      }
+      changes.push({ kind: 'change', key: r.key, envelope: r.envelope });
+      counts.set(r.envelope.op, (counts.get(r.envelope.op) ?? 0) + 1);
+    }
+    const offsets: StoredOffset[] = [
+      { groupId: this.#config.groupId, topic, partition, nextOffset, sourceLsn: lastLsn(decoded) },
+    ];
+    const known = this.#tables.get(topic);
+    if (!shape) {
+      if (!known) {
+        // Only tombstones and nothing known of the table yet: just advance offsets.
+        await this.#driver.apply({ table: { name: '', shape: { schema: '', table: '', columns: [] } }, steps: [], offsets });
+        return;
+      }
+      await this.#driver.apply({ table: known.target, steps: [], offsets });
+      return;
+    }
+    const target = await this.#ensureTable(topic, shape, schemaId);
+    const steps = coalesce(shape, changes);
+    await this.#driver.apply({ table: target, steps, offsets });
+    for (const [op, n] of counts) this.#metrics.applied.inc({ table: target.name, op }, n);
+  }
+
+  async #ensureTable(topic: string, shape: TableShape, schemaId: number): Promise<TargetTable> {
+    const known = this.#tables.get(topic);
+    if (known && known.schemaId >= schemaId) return known.target;
+    const sourceName = `${shape.schema}.${shape.table}`;
+    const name = this.#config.tableNames[sourceName] ?? shape.table;
+    const owner = this.#owners.get(name);
+    if (owner !== undefined && owner !== topic) {
+      throw new ConfigError(`source tables of topics ${owner} and ${topic} both map to target table ${name}: name one of them in tableNames`);
+    }
+    this.#owners.set(name, topic);
+    const target: TargetTable = { name, shape };
+    const existing = await this.#driver.existingColumns(name);
+    if (existing === null) {
+      await this.#driver.createTable(target);
+      this.#log.info({ table: name, source: sourceName }, 'created target table');
+      if (this.#driver.extraUniqueIndexes) {
+        const extra = await this.#driver.extraUniqueIndexes(name);
+        if (extra.length > 0) this.#log.warn({ table: name, indexes: extra }, 'target table has unique indexes besides the primary key: upserts may match them');
+      }
+    } else {
+      const have = new Set(existing);
+      const missing = shape.columns.filter((c) => !have.has(c.name));
+      if (missing.length > 0) {
+        await this.#driver.addColumns(target, missing);
+        this.#log.info({ table: name, columns: missing.map((c) => c.name) }, 'added columns the schema gained');
+      }
+      if (!known && this.#driver.extraUniqueIndexes) {
+        const extra = await this.#driver.extraUniqueIndexes(name);
+        if (extra.length > 0) this.#log.warn({ table: name, indexes: extra }, 'target table has unique indexes besides the primary key: upserts may match them');
+      }
+    }
+    this.#tables.set(topic, { target, schemaId, columns: new Set(shape.columns.map((c) => c.name)) });
+    return target;
+  }
+
+  async #withRetry(fn: () => Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fn();
+        return;
+      } catch (e) {
+        if (!isRetriable(e) || this.#stopRequested) throw e;
+        if (attempt >= 8) throw e;
+        const delay = backoffDelay(attempt, this.#config.retry.initialMs, this.#config.retry.maxMs);
+        this.#metrics.retries.inc();
+        this.#log.warn({ err: errorMessage(e), attempt: attempt + 1, retryInMs: delay }, 'target apply failed, retrying the batch');
+        await sleep(delay);
+        await heartbeat().catch(() => undefined);
+      }
+    }
+  }
+
+  async #deadLetter(topic: string, partition: number, message: KafkaMessage, error: unknown, stage: 'decode' | 'apply'): Promise<void> {
+    const reason = errorMessage(error);
+    this.#metrics.deadLetters.inc({ topic, stage });
+    if (this.#config.onError === 'fail' || !this.#dlqProducer) {
+      throw new WalrelayError(
+        error instanceof WalrelayError ? error.code : 'DECODE',
+        `record ${topic}/${partition}@${message.offset} could not be ${stage === 'decode' ? 'decoded' : 'applied'}: ${reason} (onError=fail; set onError: dlq to send such records to ${deadLetterTopic(this.#config.topicPrefix, this.#sinkName)})`,
+        { cause: error },
+      );
+    }
+    await this.#dlqProducer.send({
+      topic: deadLetterTopic(this.#config.topicPrefix, this.#sinkName),
+      acks: -1,
+      messages: [
+        {
+          key: message.key,
+          value: message.value,
+          headers: {
+            'walrelay.error': reason.slice(0, 4000),
+            'walrelay.error.code': error instanceof WalrelayError ? error.code : 'UNKNOWN',
+            'walrelay.error.stage': stage,
+            'walrelay.topic': topic,
+            'walrelay.partition': String(partition),
+            'walrelay.offset': message.offset,
+            'walrelay.sink': this.#sinkName,
+          },
+        },
+      ],
+    });
+    this.#log.error({ topic, partition, offset: message.offset, stage, err: reason }, 'record sent to the dead-letter topic');
+  }
+}
+
+class StopSignal extends Error {
+  constructor() {
+    super('stop requested');
+  }
+}
+
+function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+function lastLsn(decoded: readonly Decoded[]): bigint | null {
+  for (let i = decoded.length - 1; i >= 0; i--) {
+    const r = decoded[i]!.record;
+    if (r.kind !== 'tombstone') return r.envelope.source.commit_lsn ?? r.envelope.source.lsn ?? null;
+  }
+  return null;
+}
