@@ -90,7 +90,9 @@ export function kindOfPgType(
         let scale = t & 0x7ff;
         if (scale & 0x400) scale -= 0x800;
         const precision = (t >> 16) & 0xffff;
-        if (scale >= 0) return { kind: 'decimal', precision, scale };
+        // Avro's decimal requires 0 <= scale <= precision; PostgreSQL 15 also allows a
+        // negative scale and a scale above the precision (numeric(3,5)): keep those as text.
+        if (scale >= 0 && scale <= precision) return { kind: 'decimal', precision, scale };
       }
       return { kind: 'numeric' };
     case 'varchar':
