@@ -38,7 +38,7 @@ export const kafkaConfig = z
     requestTimeoutMs: z.number().int().positive().default(30_000),
   })
   .strict()
-  .default({} as never);
+  .prefault({});
 
 export const registryConfig = z
   .object({
@@ -51,7 +51,7 @@ export const registryConfig = z
     rejectUnauthorized: z.boolean().default(true),
   })
   .strict()
-  .default({} as never);
+  .prefault({});
 
 export const httpConfig = z
   .object({
@@ -60,7 +60,7 @@ export const httpConfig = z
     port: z.number().int().min(-1).max(65535).default(-1),
   })
   .strict()
-  .default({} as never);
+  .prefault({});
 
 export const commonConfig = {
   kafka: kafkaConfig,

@@ -62,3 +62,18 @@ test('a truncated payload is a DecodeError, not a RangeError', () => {
   const bytes = encodeAvro(type, { s: 'hello world' });
   assert.throws(() => decodeAvro(type, bytes.subarray(0, 4)), DecodeError);
 });
+
+test('longs with a logical type (timestamp-micros, time-micros) are bigint too', () => {
+  const type = avroType({
+    type: 'record',
+    name: 'T',
+    fields: [
+      { name: 'ts', type: ['null', { type: 'long', logicalType: 'timestamp-micros' }] },
+      { name: 't', type: { type: 'long', logicalType: 'time-micros' } },
+      { name: 'l', type: { type: 'long', logicalType: 'local-timestamp-micros' } },
+    ],
+  });
+  const v = { ts: 9_223_372_036_854_775_807n, t: 86_400_000_000n, l: -62_135_596_800_000_000n };
+  assert.deepEqual({ ...(decodeAvro(type, encodeAvro(type, v)) as object) }, v);
+  assert.equal(avroType('float').typeName, 'float');
+});

@@ -109,10 +109,17 @@ export function avroType(schema: string | object): avro.Type {
   let type = typeCache.get(text);
   if (!type) {
     try {
-      type = avro.Type.forSchema(JSON.parse(text) as avro.Schema, {
+      const parsed: unknown = typeof schema === 'string' && !/^\s*[[{"]/.test(schema) ? schema : JSON.parse(text);
+      type = avro.Type.forSchema(parsed as avro.Schema, {
         registry: { long: BigIntLong },
         logicalTypes: { decimal: DecimalType },
         wrapUnions: false,
+        // Longs with a logical type we do not implement (time-micros, timestamp-micros,
+        // local-timestamp-micros) are bigint-backed too.
+        typeHook: (s: unknown) =>
+          typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'long' && (s as { logicalType?: unknown }).logicalType !== undefined
+            ? BigIntLong
+            : undefined,
       } as Partial<avro.ForSchemaOptions>);
     } catch (cause) {
       throw new DecodeError(`invalid Avro schema: ${(cause as Error).message}`, { cause });
