@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every walrelay test: build, local services up, then node's test runner over all suites.
+#   bash scripts/test.sh            all of packages/*/test/**/*.test.ts and test/**/*.test.ts
+#   bash scripts/test.sh FILES...   only those files (services are still started)
+# The test runner's own summary is the last thing printed and its exit code is this script's.
+source "$(dirname "$0")/node-env.sh"
+set -euo pipefail
+cd "$WALRELAY_ROOT"
+export TURBO_TELEMETRY_DISABLED=1
+
+step() { printf '[test %s] == %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+step "build (npm run build)"
+npm run build
+
+step "services (npm run services:up)"
+npm run services:up
+
+if [ $# -gt 0 ]; then files=("$@"); else files=('packages/*/test/**/*.test.ts' 'test/**/*.test.ts'); fi
+step "tests: node --test ${files[*]}"
+# Globs are expanded by node's test runner, not the shell. One file at a time: suites share the
+# broker, the registry and the databases, and several start processes of their own.
+exec node --conditions=development --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
