@@ -344,11 +344,13 @@ registry_up() {
     registry_fetch
     mkdir -p "$ADIR/logs"
     log "registry: starting Apicurio Registry $APICURIO_VERSION (in-memory) on $HOST:$REGISTRY_PORT"
-    # Management interface (health/metrics) moved to 127.0.0.1:9081 so port 9000 stays free.
+    # 3.0.9 opens no management port (9000 stays free; checked with ss). The default-global
+    # rule property enforces BACKWARD from the first request; registry_configure then makes
+    # the ccompat GET /config report it too (with the property alone it reports NONE).
     launch "$pidf" "$ADIR" "$logf" "$JAVA" "$REGISTRY_MARKER" -Dwalrelay.services.dir="$ADIR" \
       -Xms128m -Xmx512m -XX:+UseG1GC \
       -Dquarkus.http.host="$HOST" -Dquarkus.http.port="$REGISTRY_PORT" \
-      -Dquarkus.management.host="$HOST" -Dquarkus.management.port=9081 \
+      -Dapicurio.rules.global.compatibility=BACKWARD \
       -Dapicurio.ccompat.use-canonical-hash=true \
       -Dapicurio.rest.deletion.group.enabled=true \
       -Dapicurio.rest.deletion.artifact.enabled=true \
