@@ -22,7 +22,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
             .optional(),
         })
         .strict()
-        .default({} as never),
+        .prefault({}),
       groupId: z.string().min(1).default(`walrelay-sink-${dialect}`),
       /** Source tables to apply (`schema.table`); empty = every table topic under the prefix. */
       tables: z.array(z.string().min(1)).default([]),
@@ -38,7 +38,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
           partitionsConcurrently: z.number().int().min(1).max(64).default(4),
         })
         .strict()
-        .default({} as never),
+        .prefault({}),
       truncate: z.enum(['apply', 'ignore']).default('apply'),
       /** A record that cannot be decoded or stored: stop (fail) or send it to `<prefix>.dlq.<sink>` (dlq). */
       onError: z.enum(['fail', 'dlq']).default('fail'),
@@ -48,7 +48,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
           maxMs: z.number().int().min(1).default(15_000),
         })
         .strict()
-        .default({} as never),
+        .prefault({}),
       sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
     })
     .strict();

@@ -22,7 +22,7 @@ export const sourceConfigSchema = z
           .optional(),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     slot: pgIdent.regex(/^[a-z0-9_]+$/, 'replication slot names are lower-case letters, digits and _').default('walrelay'),
     publication: pgIdent.default('walrelay'),
     /** Tables to capture as `schema.table` (or `table` for public); empty = every table with a key. */
@@ -41,7 +41,7 @@ export const sourceConfigSchema = z
         config: z.record(z.string(), z.string()).default({}),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     /** Send a tombstone (null value) after each delete so compaction can drop the key. */
     tombstones: z.boolean().default(true),
     transactions: z
@@ -57,7 +57,7 @@ export const sourceConfigSchema = z
         timeoutMs: z.number().int().min(1000).default(60_000),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     /** How often a standby checks whether it can take over. */
     standbyPollMs: z.number().int().min(100).default(1_000),
     /** Standby status updates to PostgreSQL at least this often. */

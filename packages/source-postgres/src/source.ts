@@ -120,7 +120,7 @@ export class Source {
     const cfg = this.#config;
     const log = this.#log;
     // 1. PostgreSQL: preflight and the per-slot lock (hot standby waits here).
-    const catalog = pgClient(this.#pg, false, 'walrelay-source-catalog');
+    const catalog = pgClient(this.#pg, false, 'walrelay-source-catalog', false);
     try {
       await catalog.connect();
     } catch (e) {

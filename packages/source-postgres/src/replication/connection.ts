@@ -26,7 +26,12 @@ export function quotePgLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-export function pgClient(settings: PgConnectionSettings, replication: boolean, applicationName: string): pg.Client {
+/**
+ * A connection with the source's session settings. `rawText` keeps every value as
+ * PostgreSQL's text output (snapshot reads and replication); catalog queries use
+ * node-postgres' usual parsing.
+ */
+export function pgClient(settings: PgConnectionSettings, replication: boolean, applicationName: string, rawText = true): pg.Client {
   return new pg.Client({
     connectionString: settings.url,
     ...(settings.ssl !== undefined ? { ssl: settings.ssl } : {}),
@@ -34,7 +39,7 @@ export function pgClient(settings: PgConnectionSettings, replication: boolean, a
     application_name: applicationName,
     options: sessionOptions(),
     // Keep every value as PostgreSQL's text: the converters decide, no Date objects.
-    types: { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig,
+    ...(rawText ? { types: { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig } : {}),
     connectionTimeoutMillis: 15_000,
     keepAlive: true,
   } as pg.ClientConfig);
