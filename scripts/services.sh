@@ -89,6 +89,13 @@ launch() {
   echo "$pid" > "$pidf"
 }
 
+# port_owner PORT: "pid N (command)" of the process listening on 127.0.0.1:PORT, for messages.
+port_owner() {
+  local pid
+  pid="$(ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)"
+  if [ -n "$pid" ]; then echo "pid $pid ($(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-100))"; else echo "an unknown process"; fi
+}
+
 # stop_pid NAME PIDFILE MARKER GRACE: SIGTERM, wait up to GRACE seconds, then SIGKILL.
 stop_pid() {
   local name="$1" pidf="$2" marker="$3" grace="$4" pid start=$SECONDS
@@ -278,8 +285,8 @@ kafka_up() {
       log "kafka: a healthy broker already listens on $HOST:$KAFKA_PORT (not started from this checkout); reusing it"
       return 0
     fi
-    log "kafka: $HOST:$KAFKA_PORT or :$KAFKA_CONTROLLER_PORT is taken but no broker answers yet; waiting for it"
-    wait_ready "kafka (port already in use by another process)" "$logf" "" "" kafka_healthy
+    log "kafka: $HOST:$KAFKA_PORT or :$KAFKA_CONTROLLER_PORT is taken by $(port_owner "$KAFKA_PORT") but no broker answers yet; waiting for it"
+    wait_ready "kafka (ports $KAFKA_PORT/$KAFKA_CONTROLLER_PORT held by $(port_owner "$KAFKA_PORT"), not by this checkout)" "$logf" "" "" kafka_healthy
     return 0
   fi
   kafka_fetch
@@ -306,7 +313,7 @@ kafka_down() { stop_pid kafka "$KDIR/kafka.pid" "$KAFKA_MARKER" 60; }
 ADIR="$SVC/apicurio"
 REGISTRY_MARKER="-Dwalrelay.service=registry"
 REGISTRY_JAR="$ADIR/app/apicurio-registry-app-$APICURIO_VERSION-runner.jar"
-registry_alive() { curl -fsS -o /dev/null --max-time 5 "$REGISTRY_URL/subjects"; }
+registry_alive() { curl -fs -o /dev/null --max-time 5 "$REGISTRY_URL/subjects"; }
 registry_healthy() {
   registry_alive && [ "$(curl -fsS --max-time 5 "$REGISTRY_URL/config")" = '{"compatibilityLevel":"BACKWARD"}' ]
 }
@@ -337,8 +344,8 @@ registry_up() {
     if registry_alive; then
       log "registry: a registry already answers at $REGISTRY_URL (not started from this checkout); reusing it"
     else
-      log "registry: port $REGISTRY_PORT is taken but $REGISTRY_URL/subjects does not answer yet; waiting for it"
-      wait_ready "registry (port already in use by another process)" "$logf" "" "" registry_alive
+      log "registry: port $REGISTRY_PORT is taken by $(port_owner "$REGISTRY_PORT") but $REGISTRY_URL/subjects does not answer yet; waiting for it"
+      wait_ready "registry (port $REGISTRY_PORT held by $(port_owner "$REGISTRY_PORT"), not by this checkout)" "$logf" "" "" registry_alive
     fi
   else
     registry_fetch

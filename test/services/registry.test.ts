@@ -44,7 +44,7 @@ const valueNewRequired = { ...valueV2, fields: [...valueV2.fields, { name: 'qty'
 
 // avsc decodes records into instances of generated classes; compare their fields.
 const plain = (v: unknown) => ({ ...(v as object) });
-const avro = (schema: object) => ({ type: SchemaType.AVRO, schema: JSON.stringify(schema) });
+const avro = (schema: object) => ({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }) as const;
 
 async function getJson(path: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${REGISTRY_URL}${path}`, { headers: { accept: 'application/vnd.schemaregistry.v1+json' } });
