@@ -74,8 +74,19 @@ export class ReplicationError extends WalrelayError {
   }
 }
 
+const TRANSIENT_SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+
+/**
+ * Whether restarting the work (with backoff) may succeed: walrelay errors say so
+ * themselves; Kafka client errors (after the client's own retries) and transient
+ * socket errors are retriable, since the pipeline resumes from durable positions.
+ */
 export function isRetriable(error: unknown): boolean {
-  return error instanceof WalrelayError && error.retriable;
+  if (error instanceof WalrelayError) return error.retriable;
+  if (!(error instanceof Error)) return false;
+  if (error.name.startsWith('KafkaJS')) return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && TRANSIENT_SYSTEM_CODES.has(code);
 }
 
 export function errorMessage(error: unknown): string {

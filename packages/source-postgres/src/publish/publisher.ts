@@ -61,6 +61,9 @@ export class TransactionalPublisher {
       transactionalId: this.#options.transactionalId,
       transactionTimeout: this.#options.transactionTimeoutMs,
       allowAutoTopicCreation: false,
+      // A transaction that begins right after a commit may get CONCURRENT_TRANSACTIONS
+      // while the markers are written: retry quickly, as the Java client does.
+      retry: { initialRetryTime: 20, maxRetryTime: 2_000, retries: 15 },
     });
     try {
       await this.#producer.connect();
