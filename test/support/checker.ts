@@ -28,7 +28,7 @@ function pgExpr(c: ColumnSpec): string {
   const col = q(c.name);
   switch (c.kind) {
     case 'boolean':
-      return `CASE WHEN ${col} THEN '1' ELSE '0' END`;
+      return `CASE WHEN ${col} IS NULL THEN NULL WHEN ${col} THEN '1' ELSE '0' END`;
     case 'bytes':
       return `encode(${col}, 'hex')`;
     case 'timestamp':

@@ -53,6 +53,7 @@ export class TestPipeline {
       WALRELAY_TOPIC_PREFIX: this.prefix,
       WALRELAY_TARGET_URL: targetUrl,
       WALRELAY_GROUP_ID: `${this.id}_group`,
+      WALRELAY_TOPIC_REFRESH_MS: '500',
       ...extra,
     };
   }

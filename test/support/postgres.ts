@@ -1,12 +1,9 @@
 import pg from 'pg';
 import { PG_URL } from './env.js';
 
-/** A plain PostgreSQL connection for test setup and checks. Values stay text. */
+/** A plain PostgreSQL connection for test setup and checks. */
 export async function pgConnect(url = PG_URL): Promise<pg.Client> {
-  const client = new pg.Client({
-    connectionString: url,
-    types: { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig,
-  });
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query("SET TimeZone = 'UTC'");
   return client;

@@ -29,7 +29,7 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** JSON logs on stderr, stdout stays free for a binary's own output. */
+/** JSON logs on stderr (written synchronously: a crash loses no line), stdout stays free for a binary's own output. */
 export function createLogger(name: string, level: string): Logger {
   return pino(
     {
@@ -40,6 +40,6 @@ export function createLogger(name: string, level: string): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    pino.destination({ fd: 2, sync: false }),
+    pino.destination({ fd: 2, sync: true }),
   );
 }

@@ -50,6 +50,8 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
         .strict()
         .prefault({}),
       sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
+      /** How often to look for new table topics (a table added to the publication). */
+      topicRefreshMs: z.number().int().min(100).default(5_000),
     })
     .strict();
 }
@@ -68,6 +70,7 @@ export const sinkEnv: EnvBindings = {
   WALRELAY_TRUNCATE: { path: ['truncate'] },
   WALRELAY_ON_ERROR: { path: ['onError'] },
   WALRELAY_FROM_BEGINNING: { path: ['fromBeginning'], type: 'bool' },
+  WALRELAY_TOPIC_REFRESH_MS: { path: ['topicRefreshMs'], type: 'int' },
 };
 
 export function loadSinkConfig(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
@@ -6,6 +7,7 @@ import {
   ConfigError,
   ConnectionError,
   createKafka,
+  DecodeError,
   deadLetterTopic,
   errorMessage,
   isRetriable,
@@ -19,10 +21,10 @@ import {
   type TableShape,
 } from '@walrelay/core';
 import type { SinkConfig } from './config.js';
-import { RecordDecoder, type DecodedRecord } from './record-decoder.js';
+import { RecordDecoder, TRUNCATE_HEADER, TRUNCATE_ID_HEADER, type DecodedRecord } from './record-decoder.js';
 import { coalesce, type TableChange } from './coalesce.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
-import type { StoredOffset, TargetDriver, TargetTable } from './target.js';
+import type { ApplyStep, StoredOffset, TargetDriver, TargetTable } from './target.js';
 
 export type SinkState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -54,9 +56,13 @@ export class SinkRunner {
   /** Target table per topic, and which topic owns each target name. */
   readonly #tables = new Map<string, { target: TargetTable; schemaId: number; columns: Set<string> }>();
   readonly #owners = new Map<string, string>();
+  readonly #ddl = new Map<string, Promise<void>>();
   #stopRequested = false;
   #crash: ((e: Error) => void) | undefined;
   #lastBatchAt = Date.now();
+  #closers: (() => Promise<void>)[] = [];
+  /** Partitions paused before a truncate marker, until every partition reached it. */
+  readonly #waiting = new Map<string, { topic: string; partition: number; marker: KafkaMessage }>();
 
   constructor(config: SinkConfig, driver: TargetDriver, log: Logger, registry: Registry) {
     this.#config = config;
@@ -99,6 +105,11 @@ export class SinkRunner {
           this.#state = 'stopped';
           return;
         }
+        if (e instanceof ResubscribeSignal) {
+          this.#log.info({ topics: e.topics }, 'new table topics appeared: subscribing to them');
+          attempt = -1;
+          continue;
+        }
         if (!isRetriable(e)) {
           this.#state = 'failed';
           throw e;
@@ -114,6 +125,9 @@ export class SinkRunner {
   }
 
   async #closeAll(): Promise<void> {
+    const closers = this.#closers.reverse();
+    this.#closers = [];
+    for (const close of closers) await close().catch(() => undefined);
     const c = this.#consumer;
     this.#consumer = undefined;
     await c?.disconnect().catch((e: unknown) => this.#log.debug({ err: errorMessage(e) }, 'consumer disconnect failed'));
@@ -175,8 +189,43 @@ export class SinkRunner {
     } catch (e) {
       throw new ConnectionError('kafka', `brokers ${cfg.kafka.brokers.join(',')} unreachable: ${errorMessage(e)}`, { cause: e });
     }
-    const topics = cfg.tables.length > 0 ? this.#topicsForTables() : [tableTopicPattern(cfg.topicPrefix)];
-    await consumer.subscribe({ topics, fromBeginning: cfg.fromBeginning });
+    // kafkajs resolves a subscription once: subscribe to the topics that exist now and
+    // restart the consumer when a matching topic appears (a new table).
+    const admin = kafka.admin();
+    await admin.connect();
+    this.#closers.push(() => admin.disconnect());
+    const wanted = cfg.tables.length > 0 ? new Set(this.#topicsForTables()) : undefined;
+    const pattern = tableTopicPattern(cfg.topicPrefix);
+    const matching = async (): Promise<string[]> =>
+      (await admin.listTopics()).filter((t) => (wanted ? wanted.has(t) : pattern.test(t))).sort();
+    const topics = await matching();
+    const watcher = setInterval(() => {
+      matching()
+        .then((now) => {
+          if (now.length !== topics.length || now.some((t, i) => t !== topics[i])) this.#crash?.(new ResubscribeSignal(now.filter((t) => !topics.includes(t))));
+        })
+        .catch((e: unknown) => this.#log.debug({ err: errorMessage(e) }, 'topic refresh failed'));
+    }, cfg.topicRefreshMs);
+    this.#closers.push(async () => clearInterval(watcher));
+    let checking = false;
+    const barrierTimer = setInterval(() => {
+      if (checking || this.#waiting.size === 0) return;
+      checking = true;
+      this.#checkWaiting()
+        .catch((e: unknown) => this.#log.warn({ err: errorMessage(e) }, 'truncate barrier check failed'))
+        .finally(() => (checking = false));
+    }, 250);
+    this.#closers.push(async () => {
+      clearInterval(barrierTimer);
+      this.#waiting.clear();
+    });
+    if (topics.length > 0) await consumer.subscribe({ topics, fromBeginning: cfg.fromBeginning });
+    if (topics.length === 0) {
+      this.#state = 'running';
+      log.info({ prefix: cfg.topicPrefix }, 'no table topics yet: waiting for the source to create them');
+      await failed;
+      return;
+    }
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -188,10 +237,11 @@ export class SinkRunner {
     try {
       await failed;
     } catch (e) {
-      if (e instanceof StopSignal) {
+      if (e instanceof StopSignal || e instanceof ResubscribeSignal) {
         await consumer.stop();
         await consumer.disconnect();
         this.#consumer = undefined;
+        if (e instanceof ResubscribeSignal) throw e;
         return;
       }
       throw e;
@@ -211,6 +261,7 @@ export class SinkRunner {
   async #onAssignment(consumer: Consumer, assignment: Record<string, number[]>): Promise<void> {
     const stored = await this.#driver.loadOffsets(this.#config.groupId);
     this.#applied.clear();
+    this.#waiting.clear();
     for (const o of stored) this.#applied.set(tpKey(o.topic, o.partition), o.nextOffset);
     let seeks = 0;
     for (const [topic, partitions] of Object.entries(assignment)) {
@@ -238,14 +289,97 @@ export class SinkRunner {
       if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
       return;
     }
-    for (let i = 0; i < messages.length; i += max) {
+    let i = 0;
+    while (i < messages.length) {
       if (!isRunning() || isStale()) return;
-      const chunk = messages.slice(i, i + max);
-      await this.#applyChunk(batch.topic, batch.partition, chunk, heartbeat);
-      const last = chunk[chunk.length - 1] as KafkaMessage;
-      resolveOffset(last.offset);
-      await heartbeat();
+      // A truncate written to several partitions is a barrier: apply up to it, then wait
+      // until every partition of the topic has reached its copy (see #truncateBarrier).
+      let end = Math.min(messages.length, i + max);
+      const barrier = messages.slice(i, end).findIndex((m) => barrierPartitions(m) > 1);
+      if (barrier > 0) end = i + barrier;
+      if (barrier !== 0) {
+        const chunk = messages.slice(i, end);
+        await this.#applyChunk(batch.topic, batch.partition, chunk, heartbeat);
+        resolveOffset((chunk[chunk.length - 1] as KafkaMessage).offset);
+        await heartbeat();
+        i = end;
+        continue;
+      }
+      const marker = messages[i] as KafkaMessage;
+      const state = await this.#truncateBarrier(batch.topic, batch.partition, marker, true);
+      if (state === 'waiting') {
+        // Stop this partition before the marker; a timer resumes it once the truncate is done.
+        this.#consumer?.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+        this.#waiting.set(tpKey(batch.topic, batch.partition), { topic: batch.topic, partition: batch.partition, marker });
+        this.#log.info({ topic: batch.topic, partition: batch.partition, offset: marker.offset }, 'truncate reached in this partition: waiting for the other partitions');
+        return;
+      }
+      // Done (by this partition or another): consume the marker.
+      const next = BigInt(marker.offset) + 1n;
+      await this.#withRetry(() => this.#saveOffsetOnly(batch.topic, batch.partition, next, null), heartbeat);
+      this.#applied.set(tp, next);
+      resolveOffset(marker.offset);
+      i++;
     }
+  }
+
+  /**
+   * A truncate of a table whose topic has N > 1 partitions reaches the sink as N
+   * markers, one per partition, each after that partition's earlier changes. Each
+   * partition records its arrival in walrelay_offsets (a row per partition under a
+   * name derived from the truncate) and stops before its marker. When all N have
+   * arrived, the table is truncated together with a "done" row, and every partition
+   * consumes its marker and goes on. No partition applies a change written after the
+   * truncate before the truncate is applied, so nothing is lost and nothing survives
+   * that should not. Works across sink processes: the state is in the target.
+   */
+  async #truncateBarrier(topic: string, partition: number, marker: KafkaMessage, arrive: boolean): Promise<'waiting' | 'done'> {
+    const n = barrierPartitions(marker);
+    const id = header(marker, TRUNCATE_ID_HEADER) ?? `offset${marker.offset}`;
+    const barrierTopic = `__walrelay_truncate:${createHash('sha1').update(topic).digest('hex').slice(0, 16)}:${id}`;
+    const groupId = this.#config.groupId;
+    const record = await (this.#decoder as RecordDecoder).decode(marker.key, marker.value, marker.headers);
+    if (record.kind !== 'truncate') throw new DecodeError(`record ${topic}/${partition}@${marker.offset} has a truncate header but is not a truncate`);
+    const target = await this.#ensureTable(topic, record.shape, record.schemaId);
+    const noop = async (): Promise<void> => undefined;
+    if (arrive) {
+      await this.#withRetry(
+        () => this.#driver.apply({ table: target, steps: [], offsets: [{ groupId, topic: barrierTopic, partition, nextOffset: 1n, sourceLsn: record.envelope.source.lsn }] }),
+        noop,
+      );
+    }
+    const rows = (await this.#driver.loadOffsets(groupId)).filter((o) => o.topic === barrierTopic);
+    if (rows.some((o) => o.partition === n)) return 'done';
+    const arrived = new Set(rows.filter((o) => o.partition < n).map((o) => o.partition));
+    if (arrived.size < n) return 'waiting';
+    const steps: ApplyStep[] = this.#config.truncate === 'apply' ? [{ kind: 'truncate' }] : [];
+    await this.#withRetry(
+      () => this.#driver.apply({ table: target, steps, offsets: [{ groupId, topic: barrierTopic, partition: n, nextOffset: 1n, sourceLsn: record.envelope.source.lsn }] }),
+      noop,
+    );
+    this.#metrics.applied.inc({ table: target.name, op: 't' });
+    this.#log.info({ table: target.name, partitions: n }, 'every partition reached the truncate: table truncated');
+    return 'done';
+  }
+
+  /** Resumes paused partitions whose truncate is done. */
+  async #checkWaiting(): Promise<void> {
+    for (const [key, w] of [...this.#waiting]) {
+      const state = await this.#truncateBarrier(w.topic, w.partition, w.marker, false);
+      if (state === 'done') {
+        this.#waiting.delete(key);
+        this.#consumer?.resume([{ topic: w.topic, partitions: [w.partition] }]);
+      }
+    }
+  }
+
+  async #saveOffsetOnly(topic: string, partition: number, nextOffset: bigint, sourceLsn: bigint | null): Promise<void> {
+    const known = this.#tables.get(topic);
+    await this.#driver.apply({
+      table: known?.target ?? { name: '', shape: { schema: '', table: '', columns: [] } },
+      steps: [],
+      offsets: [{ groupId: this.#config.groupId, topic, partition, nextOffset, sourceLsn }],
+    });
   }
 
   async #applyChunk(topic: string, partition: number, chunk: readonly KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
@@ -335,7 +469,17 @@ export class SinkRunner {
     for (const [op, n] of counts) this.#metrics.applied.inc({ table: target.name, op }, n);
   }
 
-  async #ensureTable(topic: string, shape: TableShape, schemaId: number): Promise<TargetTable> {
+  /** DDL of one table runs one at a time in this process (partitions apply concurrently). */
+  #ensureTable(topic: string, shape: TableShape, schemaId: number): Promise<TargetTable> {
+    const known = this.#tables.get(topic);
+    if (known && known.schemaId >= schemaId) return Promise.resolve(known.target);
+    const previous = this.#ddl.get(topic) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.#ensureTableNow(topic, shape, schemaId));
+    this.#ddl.set(topic, next.then(() => undefined, () => undefined));
+    return next;
+  }
+
+  async #ensureTableNow(topic: string, shape: TableShape, schemaId: number): Promise<TargetTable> {
     const known = this.#tables.get(topic);
     if (known && known.schemaId >= schemaId) return known.target;
     const sourceName = `${shape.schema}.${shape.table}`;
@@ -346,9 +490,17 @@ export class SinkRunner {
     }
     this.#owners.set(name, topic);
     const target: TargetTable = { name, shape };
-    const existing = await this.#driver.existingColumns(name);
+    let existing = await this.#driver.existingColumns(name);
     if (existing === null) {
-      await this.#driver.createTable(target);
+      try {
+        await this.#driver.createTable(target);
+      } catch (e) {
+        // Another sink process may have created it first.
+        existing = await this.#driver.existingColumns(name);
+        if (existing === null) throw e;
+      }
+    }
+    if (existing === null) {
       this.#log.info({ table: name, source: sourceName }, 'created target table');
       if (this.#driver.extraUniqueIndexes) {
         const extra = await this.#driver.extraUniqueIndexes(name);
@@ -358,8 +510,14 @@ export class SinkRunner {
       const have = new Set(existing);
       const missing = shape.columns.filter((c) => !have.has(c.name));
       if (missing.length > 0) {
-        await this.#driver.addColumns(target, missing);
-        this.#log.info({ table: name, columns: missing.map((c) => c.name) }, 'added columns the schema gained');
+        try {
+          await this.#driver.addColumns(target, missing);
+          this.#log.info({ table: name, columns: missing.map((c) => c.name) }, 'added columns the schema gained');
+        } catch (e) {
+          // Another sink process may have added them first.
+          const now = new Set((await this.#driver.existingColumns(name)) ?? []);
+          if (missing.some((c) => !now.has(c.name))) throw e;
+        }
       }
       if (!known && this.#driver.extraUniqueIndexes) {
         const extra = await this.#driver.extraUniqueIndexes(name);
@@ -424,6 +582,26 @@ class StopSignal extends Error {
   constructor() {
     super('stop requested');
   }
+}
+
+class ResubscribeSignal extends Error {
+  readonly topics: string[];
+  constructor(topics: string[]) {
+    super('new topics to subscribe to');
+    this.topics = topics;
+  }
+}
+
+function header(m: KafkaMessage, name: string): string | undefined {
+  const v = m.headers?.[name];
+  if (v === undefined || v === null) return undefined;
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}
+
+/** Partitions a truncate marker was written to (0 when the record is not a marker). */
+function barrierPartitions(m: KafkaMessage): number {
+  const v = header(m, TRUNCATE_HEADER);
+  return v === undefined ? 0 : Number(v) || 0;
 }
 
 function tpKey(topic: string, partition: number): string {

@@ -29,6 +29,8 @@ export type RowImage = Record<string, unknown>;
 
 export const TRUNCATE_KEY = Buffer.from('__walrelay_truncate__', 'utf8');
 export const TRUNCATE_HEADER = 'walrelay.truncate';
+/** Identifies one truncate across the partitions it was written to: `<commit LSN>:<position in the transaction>`. */
+export const TRUNCATE_ID_HEADER = 'walrelay.truncate.id';
 
 export function keyImage(t: TableTopic, row: RowImage): RowImage {
   const key: RowImage = {};
@@ -93,7 +95,7 @@ export function truncateRecords(t: TableTopic, source: SourceBlock): OutRecord[]
       partition: p,
       key: TRUNCATE_KEY,
       value,
-      headers: { [TRUNCATE_HEADER]: String(t.partitions) },
+      headers: { [TRUNCATE_HEADER]: String(t.partitions), [TRUNCATE_ID_HEADER]: `${source.commit_lsn ?? source.lsn ?? 0n}:${source.tx_seq ?? 0n}` },
     });
   }
   return out;
