@@ -10,6 +10,11 @@ export TURBO_TELEMETRY_DISABLED=1
 
 step() { printf '[test %s] == %s\n' "$(date +%H:%M:%S)" "$*"; }
 
+if [ ! -x node_modules/.bin/turbo ] || [ ! -d node_modules/better-sqlite3 ]; then
+  step "npm ci (no node_modules yet)"
+  npm ci --no-audit --no-fund
+fi
+
 step "build (npm run build)"
 npm run build
 
