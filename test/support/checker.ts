@@ -24,7 +24,7 @@ export interface CheckResult {
   readonly differences: readonly Difference[];
 }
 
-function pgExpr(c: ColumnSpec): string {
+export function pgExpr(c: ColumnSpec): string {
   const col = q(c.name);
   switch (c.kind) {
     case 'boolean':
@@ -68,6 +68,7 @@ export function canonical(c: ColumnSpec, v: unknown): string | null {
     case 'bytes':
       return Buffer.isBuffer(v) ? v.toString('hex') : String(v);
     case 'json':
+      if (typeof v === 'object' && !Buffer.isBuffer(v)) return stable(v); // mysql2 parses JSON columns
       try {
         return stable(JSON.parse(String(v)));
       } catch {

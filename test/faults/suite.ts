@@ -1,0 +1,371 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import { avroType, decodeAvro, SchemaRegistryClient, unframe } from '@walrelay/core';
+import { TestPipeline } from '../support/pipeline.js';
+import { MYSQL_URL, REGISTRY_URL } from '../support/env.js';
+import { testKafka } from '../support/kafka.js';
+import { pgConnect } from '../support/postgres.js';
+import { ROOT, type RunningProcess } from '../support/processes.js';
+import { rng, Workload, workloadDdl, WORKLOAD_TABLES } from '../workload/workload.js';
+import { checkTarget, formatReport, type Target, type TargetReport } from '../workload/check.js';
+
+const run = promisify(execFile);
+
+/**
+ * The fault suite: a seeded workload runs through source → Kafka → SQLite and MySQL sinks
+ * while processes are killed and services restarted; afterwards every target must equal
+ * PostgreSQL and the audit table must show no gap and no duplicate (in both targets and in
+ * the audit topic itself, which shows a duplicate the source would have produced even where
+ * an upsert hides it).
+ */
+
+export interface FaultOptions {
+  changes: number;
+  /** kill -9 of each process (source, SQLite sink, MySQL sink). */
+  kills: number;
+  brokerRestarts: number;
+  pgRestarts: number;
+  mariadbRestarts: number;
+  /** Second sink joins the group and leaves, per sink kind. */
+  rebalances: number;
+  /** Seconds between two injected faults. */
+  gapSeconds: number;
+  seed: number;
+  /** Seconds to wait for the targets to catch up after the workload. */
+  settleSeconds: number;
+  keep: boolean;
+  log: (line: string) => void;
+}
+
+export const SHORT: Omit<FaultOptions, 'log'> = {
+  changes: 5_000,
+  kills: 2,
+  brokerRestarts: 1,
+  pgRestarts: 1,
+  mariadbRestarts: 1,
+  rebalances: 1,
+  gapSeconds: 7,
+  seed: 42,
+  settleSeconds: 120,
+  keep: false,
+};
+
+export const FULL: Omit<FaultOptions, 'log'> = {
+  changes: 1_000_000,
+  kills: 20,
+  brokerRestarts: 3,
+  pgRestarts: 2,
+  mariadbRestarts: 2,
+  rebalances: 3,
+  gapSeconds: 8,
+  seed: 42,
+  settleSeconds: 900,
+  keep: false,
+};
+
+type Role = 'source' | 'sink-sqlite' | 'sink-mysql';
+type FaultKind = `kill ${Role}` | 'restart kafka' | 'restart postgresql' | 'restart mariadb' | 'rebalance sink-sqlite' | 'rebalance sink-mysql';
+
+export interface Injection {
+  readonly at: number;
+  readonly fault: string;
+  readonly detail: string;
+  readonly seconds: number;
+}
+
+export interface FaultResult {
+  readonly ok: boolean;
+  readonly injections: readonly Injection[];
+  readonly unexpectedExits: readonly string[];
+  readonly reports: readonly TargetReport[];
+  readonly topicAudit: { records: number; distinct: number; duplicates: number; missing: number; ok: boolean; firstProblems: string[] };
+  readonly workload: Workload['stats'];
+  readonly seconds: number;
+}
+
+async function sh(cmd: string, args: string[], timeoutMs = 240_000): Promise<string> {
+  const r = await run(cmd, args, { cwd: ROOT, timeout: timeoutMs, maxBuffer: 10 * 1024 * 1024 });
+  return `${r.stdout}${r.stderr}`;
+}
+
+async function waitPort(check: () => Promise<unknown>, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`${what} did not come back: ${(e as Error).message}`);
+      await sleep(300);
+    }
+  }
+}
+
+/** The machine's PostgreSQL cluster version (the newest under /etc/postgresql). */
+function pgVersion(): string {
+  const dirs = existsSync('/etc/postgresql') ? readdirSync('/etc/postgresql') : [];
+  return process.env.WALRELAY_PG_CLUSTER_VERSION ?? dirs.sort((x, y) => Number(x) - Number(y)).at(-1) ?? '15';
+}
+
+export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
+  const t0 = Date.now();
+  const since = (): string => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
+  const log = (line: string): void => o.log(`[faults ${since()}] ${line}`);
+  const p = new TestPipeline('faults');
+  const dir = mkdtempSync(path.join(tmpdir(), 'walrelay-faults-'));
+  const sqliteFile = path.join(dir, 'target.sqlite');
+  const mysqlDb = `walrelay_${p.id}`.slice(0, 64);
+  const mysqlUrl = MYSQL_URL.replace(/\/[^/]*$/, `/${mysqlDb}`);
+  const targets: Target[] = [
+    { kind: 'sqlite', file: sqliteFile },
+    { kind: 'mysql', url: mysqlUrl },
+  ];
+  const injections: Injection[] = [];
+  const unexpectedExits: string[] = [];
+  const procs = new Map<string, RunningProcess>();
+  const expectedExit = new Set<RunningProcess>();
+  let stopping = false;
+
+  const start = (role: Role, name: string = role): RunningProcess => {
+    let proc: RunningProcess;
+    if (role === 'source') proc = p.startSource({}, name);
+    else {
+      const kind = role;
+      const url = kind === 'sink-sqlite' ? sqliteFile : mysqlUrl;
+      proc = p.startSink(kind, url, { WALRELAY_GROUP_ID: `${p.id}_${kind}` }, name);
+    }
+    procs.set(name, proc);
+    // A supervisor's job: a process that exits on its own is noted and restarted.
+    void proc.exited.then(async (code) => {
+      if (stopping || expectedExit.has(proc)) return;
+      const tail = proc.output().split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":60')).slice(-2).join(' | ').slice(0, 600);
+      const note = `${since()} ${name} (pid ${proc.child.pid}) exited on its own with code ${code}; log ${proc.logFile}; last errors: ${tail}`;
+      unexpectedExits.push(note);
+      log(`UNEXPECTED EXIT: ${note}`);
+      await sleep(1000);
+      if (!stopping && procs.get(name) === proc) start(role, name);
+    });
+    return proc;
+  };
+
+  const inject = async (fault: FaultKind): Promise<void> => {
+    const at = (Date.now() - t0) / 1000;
+    const f0 = Date.now();
+    let detail = '';
+    if (fault.startsWith('kill ')) {
+      const role = fault.slice(5) as Role;
+      const proc = procs.get(role)!;
+      expectedExit.add(proc);
+      detail = `pid ${proc.child.pid}`;
+      proc.kill('SIGKILL');
+      await proc.exited;
+      await sleep(300 + Math.floor(rand() * 1500));
+      const next = start(role);
+      detail += ` → restarted as pid ${next.child.pid}`;
+    } else if (fault === 'restart kafka') {
+      const pidFile = path.join(ROOT, '.services/kafka/kafka.pid');
+      if (!existsSync(pidFile)) throw new Error('Kafka was not started from this checkout (no .services/kafka/kafka.pid): services.sh cannot restart it');
+      const before = readFileSync(pidFile, 'utf8').trim();
+      await sh('bash', ['scripts/services.sh', 'down', 'kafka']);
+      await sh('bash', ['scripts/services.sh', 'up', 'kafka']);
+      detail = `broker pid ${before} → ${readFileSync(pidFile, 'utf8').trim()} (services.sh down kafka; up kafka)`;
+    } else if (fault === 'restart postgresql') {
+      await sh('pg_ctlcluster', ['--skip-systemctl-redirect', pgVersion(), 'main', 'restart']);
+      await waitPort(async () => {
+        const c = await pgConnect();
+        await c.end();
+      }, 'PostgreSQL');
+      detail = `pg_ctlcluster ${pgVersion()} main restart`;
+    } else if (fault === 'restart mariadb') {
+      await sh('mysqladmin', ['-uroot', 'shutdown']);
+      await sh('start-stop-daemon', ['--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd']);
+      await waitPort(async () => {
+        const c = await mysql.createConnection({ uri: mysqlUrl });
+        await c.end();
+      }, 'MariaDB');
+      detail = 'mysqladmin shutdown; start-stop-daemon --start mariadbd';
+    } else if (fault.startsWith('rebalance ')) {
+      const role = fault.slice(10) as Role;
+      const extra = start(role, `${role}-2`);
+      await sleep(4000 + Math.floor(rand() * 3000));
+      expectedExit.add(extra);
+      const code = await extra.stop(30_000);
+      procs.delete(`${role}-2`);
+      detail = `second ${role} pid ${extra.child.pid} joined the group, stopped with SIGTERM (exit ${code})`;
+      if (code !== 0) unexpectedExits.push(`${since()} second ${role} exited ${code} on SIGTERM; log ${extra.logFile}`);
+    }
+    const seconds = (Date.now() - f0) / 1000;
+    injections.push({ at, fault, detail, seconds });
+    log(`injected: ${fault} (${detail}) in ${seconds.toFixed(1)}s`);
+  };
+
+  const rand = rng(o.seed ^ 0x5eed);
+  const faults: FaultKind[] = [];
+  for (let i = 0; i < o.kills; i++) faults.push('kill source', 'kill sink-sqlite', 'kill sink-mysql');
+  for (let i = 0; i < o.brokerRestarts; i++) faults.push('restart kafka');
+  for (let i = 0; i < o.pgRestarts; i++) faults.push('restart postgresql');
+  for (let i = 0; i < o.mariadbRestarts; i++) faults.push('restart mariadb');
+  for (let i = 0; i < o.rebalances; i++) faults.push('rebalance sink-sqlite', 'rebalance sink-mysql');
+  for (let i = faults.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [faults[i], faults[j]] = [faults[j]!, faults[i]!];
+  }
+
+  let result: FaultResult | undefined;
+  let workload: Workload | undefined;
+  try {
+    log(`pipeline ${p.id}: schema ${p.schema}, slot ${p.slot}, prefix ${p.prefix}; targets ${sqliteFile} and ${mysqlUrl}`);
+    await p.setup(workloadDdl);
+    const admin = await mysql.createConnection({ uri: MYSQL_URL });
+    await admin.query(`CREATE DATABASE \`${mysqlDb}\``);
+    await admin.end();
+    p.capture(...WORKLOAD_TABLES);
+    start('source');
+    start('sink-sqlite');
+    start('sink-mysql');
+    await waitForSlot(p);
+    // Pace the workload to span the fault schedule (gap + a typical duration of each fault).
+    const typical: Record<string, number> = { 'restart kafka': 8, 'restart postgresql': 4, 'restart mariadb': 5, 'rebalance sink-sqlite': 8, 'rebalance sink-mysql': 15 };
+    const duration = Math.max(10, faults.reduce((sum, f) => sum + o.gapSeconds + (typical[f] ?? 1.5), 0));
+    const rate = Math.ceil(o.changes / duration);
+    workload = new Workload(p.schema, { changes: o.changes, seed: o.seed, rate, log });
+    log(`workload: ${o.changes} row changes at up to ${rate}/s (~${duration}s), seed ${o.seed}; ${faults.length} faults every ${o.gapSeconds}s: ${faults.join(', ')}`);
+    const wl = workload.run();
+    for (const f of faults) {
+      await sleep(o.gapSeconds * 1000);
+      log(`workload progress: ${workload.stats.changes}/${o.changes} changes, ${workload.stats.transactions} transactions`);
+      await inject(f);
+    }
+    const stats = await wl;
+    log(`workload done: ${JSON.stringify(stats)}`);
+
+    // Settle: every target equal, or time out and report the differences.
+    const db = await pgConnect();
+    let reports: TargetReport[] = [];
+    const deadline = Date.now() + o.settleSeconds * 1000;
+    for (;;) {
+      reports = [];
+      for (const t of targets) reports.push(await checkTarget(db, p.schema, WORKLOAD_TABLES, t));
+      if (reports.every((r) => r.ok) || Date.now() > deadline) break;
+      await sleep(2000);
+    }
+    log(`targets ${reports.every((r) => r.ok) ? 'caught up' : 'did NOT catch up'} ${since()}`);
+    const topicAudit = await checkAuditTopic(`${p.prefix}.${p.schema}.audit`, reports[0]?.audit.sourceCount ?? 0);
+    await db.end();
+    const ok = reports.every((r) => r.ok) && topicAudit.ok;
+    result = { ok, injections, unexpectedExits, reports, topicAudit, workload: stats, seconds: (Date.now() - t0) / 1000 };
+    return result;
+  } finally {
+    stopping = true;
+    workload?.stop();
+    await Promise.all([...procs.values()].map((x) => x.stop(15_000)));
+    if (!o.keep || result?.ok) {
+      await p.cleanup().catch((e: Error) => log(`cleanup: ${e.message}`));
+      const admin = await mysql.createConnection({ uri: MYSQL_URL }).catch(() => undefined);
+      await admin?.query(`DROP DATABASE IF EXISTS \`${mysqlDb}\``).catch(() => undefined);
+      await admin?.end();
+      const kafkaAdmin = testKafka().admin();
+      await kafkaAdmin.connect().catch(() => undefined);
+      const topics = (await kafkaAdmin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(`${p.prefix}.`) || t.startsWith(`${p.prefix}_`) || t === p.prefix);
+      if (topics.length > 0) await kafkaAdmin.deleteTopics({ topics }).catch(() => undefined);
+      await kafkaAdmin.disconnect().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    } else {
+      log(`kept for inspection: PostgreSQL schema ${p.schema}, slot ${p.slot}, MySQL ${mysqlDb}, SQLite ${sqliteFile}, topics ${p.prefix}.*`);
+      await p.db?.end().catch(() => undefined);
+    }
+  }
+}
+
+async function waitForSlot(p: TestPipeline): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const r = await p.db.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [p.slot]);
+    if (r.rows[0]?.active) return;
+    if (Date.now() > deadline) throw new Error(`slot ${p.slot} was not created/active within 90 s; source log: ${p.processes[0]?.logFile}`);
+    await sleep(250);
+  }
+}
+
+/** Reads the audit topic (read_committed) and counts each audit id: exactly one record each, ids 1..expected. */
+export async function checkAuditTopic(topic: string, expected: number): Promise<FaultResult['topicAudit']> {
+  const kafka = testKafka();
+  const registry = new SchemaRegistryClient({ url: REGISTRY_URL });
+  const consumer = kafka.consumer({ groupId: `walrelay-faults-audit-${Date.now()}-${Math.random().toString(36).slice(2)}`, readUncommitted: false, allowAutoTopicCreation: false, maxBytes: 20 * 1024 * 1024 });
+  const counts = new Uint8Array(expected + 2);
+  let records = 0;
+  let outOfRange = 0;
+  let lastAt = Date.now();
+  const types = new Map<number, ReturnType<typeof avroType>>();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        if (!m.value || m.value.length === 0 || !m.key) continue;
+        const { schemaId, payload } = unframe(m.key);
+        let t = types.get(schemaId);
+        if (!t) {
+          t = avroType(await registry.schemaById(schemaId));
+          types.set(schemaId, t);
+        }
+        const key = decodeAvro(t, payload) as { id: bigint | number };
+        const id = Number(key.id);
+        records++;
+        if (id >= 1 && id <= expected) counts[id] = Math.min(255, (counts[id] ?? 0) + 1);
+        else outOfRange++;
+      }
+      lastAt = Date.now();
+    },
+  });
+  const deadline = Date.now() + Math.max(60_000, expected / 5);
+  while (Date.now() < deadline) {
+    if (records >= expected && Date.now() - lastAt > 3000) break;
+    if (records < expected && Date.now() - lastAt > 30_000 && records > 0) break;
+    await sleep(250);
+  }
+  await consumer.disconnect();
+  registry.close();
+  let distinct = 0;
+  let duplicates = 0;
+  let missing = 0;
+  const firstProblems: string[] = [];
+  for (let i = 1; i <= expected; i++) {
+    const c = counts[i]!;
+    if (c >= 1) distinct++;
+    if (c > 1) {
+      duplicates += c - 1;
+      if (firstProblems.length < 5) firstProblems.push(`id ${i} ×${c}`);
+    }
+    if (c === 0) {
+      missing++;
+      if (firstProblems.length < 5) firstProblems.push(`id ${i} missing`);
+    }
+  }
+  if (outOfRange > 0) firstProblems.push(`${outOfRange} records with ids outside 1..${expected}`);
+  return { records, distinct, duplicates, missing, ok: duplicates === 0 && missing === 0 && outOfRange === 0 && records === expected, firstProblems };
+}
+
+export function formatResult(r: FaultResult): string {
+  const lines: string[] = [];
+  lines.push(`== injected (${r.injections.length}):`);
+  for (const i of r.injections) lines.push(`  +${i.at.toFixed(1)}s  ${i.fault.padEnd(22)} ${i.detail} (${i.seconds.toFixed(1)}s)`);
+  const counts: Record<string, number> = {};
+  for (const i of r.injections) counts[i.fault] = (counts[i.fault] ?? 0) + 1;
+  lines.push(`  totals: ${Object.entries(counts).map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  lines.push(`== workload: ${r.workload.changes} row changes in ${r.workload.transactions} transactions (${r.workload.failedTransactions} failed and retried by a fault), ${r.workload.largeTransactions} large, schema change ${r.workload.schemaChanged ? 'yes' : 'no'}; by op ${JSON.stringify(r.workload.byOp)}; ${r.workload.auditRows} audit rows`);
+  lines.push(`== processes that exited on their own: ${r.unexpectedExits.length === 0 ? 'none' : ''}`);
+  for (const u of r.unexpectedExits) lines.push(`  ${u}`);
+  lines.push('== checked:');
+  for (const rep of r.reports) lines.push(formatReport(rep).replace(/^/gm, '  '));
+  const a = r.topicAudit;
+  lines.push(`  audit topic (read_committed): ${a.records} records, ${a.distinct} distinct ids, ${a.duplicates} duplicates, ${a.missing} missing${a.firstProblems.length ? `: ${a.firstProblems.join(', ')}` : ''}`);
+  lines.push(`== ${r.ok ? 'PASS' : 'FAIL'} in ${r.seconds.toFixed(0)}s`);
+  return lines.join('\n');
+}
