@@ -11,22 +11,54 @@ export interface EnvBinding {
 
 export type EnvBindings = Readonly<Record<string, EnvBinding>>;
 
+/** TLS for any connection: `true` (system CAs) or CA / client certificate files. */
+export const tlsFilesConfig = z
+  .object({
+    caFile: z.string().optional(),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    rejectUnauthorized: z.boolean().default(true),
+  })
+  .strict();
+
+export const tlsConfig = z.union([z.boolean(), tlsFilesConfig]);
+
+export type TlsSettings = z.output<typeof tlsConfig>;
+
+export interface TlsOptions {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly rejectUnauthorized: boolean;
+}
+
+/** Reads the PEM files a TLS setting names (a missing file is a ConfigError naming it). */
+export function tlsOptions(settings: z.output<typeof tlsFilesConfig>): TlsOptions {
+  const read = (what: string, file: string | undefined): string | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (cause) {
+      throw new ConfigError(`cannot read TLS ${what} file ${file}: ${(cause as Error).message}`, { cause });
+    }
+  };
+  const ca = read('CA', settings.caFile);
+  const cert = read('certificate', settings.certFile);
+  const key = read('key', settings.keyFile);
+  return {
+    rejectUnauthorized: settings.rejectUnauthorized,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+  };
+}
+
 /** Settings every binary shares: Kafka, registry, topic prefix, HTTP, logging. */
 export const kafkaConfig = z
   .object({
     brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1).default(['127.0.0.1:9092']),
     clientId: z.string().min(1).default('walrelay'),
-    ssl: z
-      .union([
-        z.boolean(),
-        z.object({
-          caFile: z.string().optional(),
-          certFile: z.string().optional(),
-          keyFile: z.string().optional(),
-          rejectUnauthorized: z.boolean().default(true),
-        }),
-      ])
-      .default(false),
+    ssl: tlsConfig.default(false),
     sasl: z
       .object({
         mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
@@ -45,10 +77,7 @@ export const registryConfig = z
     url: z.string().url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
     username: z.string().optional(),
     password: z.string().optional(),
-    caFile: z.string().optional(),
-    certFile: z.string().optional(),
-    keyFile: z.string().optional(),
-    rejectUnauthorized: z.boolean().default(true),
+    ...tlsFilesConfig.shape,
   })
   .strict()
   .prefault({});

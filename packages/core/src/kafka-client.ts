@@ -1,22 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import type { kafkaConfig } from './config.js';
+import { tlsOptions, type kafkaConfig } from './config.js';
 
 export type KafkaSettings = z.output<typeof kafkaConfig>;
 
 /** A kafkajs client configured from walrelay settings, logging through pino. */
 export function createKafka(settings: KafkaSettings, log: Logger, clientId?: string): Kafka {
-  const ssl =
-    typeof settings.ssl === 'boolean'
-      ? settings.ssl
-      : {
-          rejectUnauthorized: settings.ssl.rejectUnauthorized,
-          ...(settings.ssl.caFile ? { ca: [readFileSync(settings.ssl.caFile, 'utf8')] } : {}),
-          ...(settings.ssl.certFile ? { cert: readFileSync(settings.ssl.certFile, 'utf8') } : {}),
-          ...(settings.ssl.keyFile ? { key: readFileSync(settings.ssl.keyFile, 'utf8') } : {}),
-        };
+  const ssl = typeof settings.ssl === 'boolean' ? settings.ssl : tlsOptions(settings.ssl);
   const config: KafkaConfig = {
     clientId: clientId ?? settings.clientId,
     brokers: settings.brokers,

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { z } from 'zod';
 import { ConnectionError, DecodeError, SchemaError } from './errors.js';
+import { tlsOptions, type registryConfig } from './config.js';
 
 export interface SchemaRegistryOptions {
   /** Base URL of the Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 */
@@ -18,6 +20,11 @@ export interface SchemaRegistryOptions {
 interface HttpAnswer {
   readonly status: number;
   readonly body: string;
+}
+
+/** The client for a validated `schemaRegistry` setting (TLS files read here). */
+export function registryClientFromConfig(settings: z.output<typeof registryConfig>): SchemaRegistryClient {
+  return new SchemaRegistryClient({ url: settings.url, username: settings.username, password: settings.password, ...tlsOptions(settings) });
 }
 
 /**

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { tlsOptions } from '@walrelay/core';
 import { sinkMain } from '@walrelay/sink';
 import { MysqlTarget } from './index.js';
 
@@ -14,15 +14,7 @@ sinkMain({
         ...(ssl === undefined
           ? {}
           : {
-              ssl:
-                typeof ssl === 'boolean'
-                  ? ssl
-                  : {
-                      rejectUnauthorized: ssl.rejectUnauthorized,
-                      ...(ssl.caFile ? { ca: readFileSync(ssl.caFile, 'utf8') } : {}),
-                      ...(ssl.certFile ? { cert: readFileSync(ssl.certFile, 'utf8') } : {}),
-                      ...(ssl.keyFile ? { key: readFileSync(ssl.keyFile, 'utf8') } : {}),
-                    },
+              ssl: typeof ssl === 'boolean' ? ssl : tlsOptions(ssl),
             }),
       },
       log,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfig, commonEnv, configFileFromArgs, loadConfig, type EnvBindings } from '@walrelay/core';
+import { commonConfig, tlsConfig, commonEnv, configFileFromArgs, loadConfig, type EnvBindings } from '@walrelay/core';
 
 export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
   return z
@@ -9,17 +9,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
         .object({
           url: z.string().min(1).default(defaultTargetUrl),
           /** TLS for the target connection: true, or CA / client cert files. */
-          ssl: z
-            .union([
-              z.boolean(),
-              z.object({
-                caFile: z.string().optional(),
-                certFile: z.string().optional(),
-                keyFile: z.string().optional(),
-                rejectUnauthorized: z.boolean().default(true),
-              }),
-            ])
-            .optional(),
+          ssl: tlsConfig.optional(),
         })
         .strict()
         .prefault({}),

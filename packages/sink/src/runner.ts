@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import {
@@ -11,7 +10,8 @@ import {
   deadLetterTopic,
   errorMessage,
   isRetriable,
-  SchemaRegistryClient,
+  registryClientFromConfig,
+  type SchemaRegistryClient,
   tableTopic,
   tableTopicPattern,
   ValueError,
@@ -142,15 +142,7 @@ export class SinkRunner {
     const log = this.#log;
     await this.#driver.connect();
     await this.#driver.ensureOffsetsTable();
-    this.#registry = new SchemaRegistryClient({
-      url: cfg.schemaRegistry.url,
-      username: cfg.schemaRegistry.username,
-      password: cfg.schemaRegistry.password,
-      ca: cfg.schemaRegistry.caFile ? readFileSync(cfg.schemaRegistry.caFile, 'utf8') : undefined,
-      cert: cfg.schemaRegistry.certFile ? readFileSync(cfg.schemaRegistry.certFile, 'utf8') : undefined,
-      key: cfg.schemaRegistry.keyFile ? readFileSync(cfg.schemaRegistry.keyFile, 'utf8') : undefined,
-      rejectUnauthorized: cfg.schemaRegistry.rejectUnauthorized,
-    });
+    this.#registry = registryClientFromConfig(cfg.schemaRegistry);
     this.#decoder = new RecordDecoder(this.#registry);
     const kafka = createKafka(cfg.kafka, log, `walrelay-sink-${this.#sinkName}`);
     if (cfg.onError === 'dlq') {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfig, commonEnv, configFileFromArgs, loadConfig, type EnvBindings } from '@walrelay/core';
+import { commonConfig, tlsConfig, commonEnv, configFileFromArgs, loadConfig, type EnvBindings } from '@walrelay/core';
 
 const pgIdent = z.string().min(1).max(63, 'PostgreSQL names are at most 63 bytes');
 
@@ -9,17 +9,7 @@ export const sourceConfigSchema = z
     postgres: z
       .object({
         url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').default('postgres://postgres@127.0.0.1:5432/postgres'),
-        ssl: z
-          .union([
-            z.boolean(),
-            z.object({
-              caFile: z.string().optional(),
-              certFile: z.string().optional(),
-              keyFile: z.string().optional(),
-              rejectUnauthorized: z.boolean().default(true),
-            }),
-          ])
-          .optional(),
+        ssl: tlsConfig.optional(),
       })
       .strict()
       .prefault({}),

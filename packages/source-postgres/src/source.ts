@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Admin, Kafka } from 'kafkajs';
@@ -13,7 +12,8 @@ import {
   isRetriable,
   redactUrl,
   ReplicationError,
-  SchemaRegistryClient,
+  registryClientFromConfig,
+  tlsOptions,
   type Logger,
   type Lsn,
   type Registry,
@@ -170,15 +170,7 @@ export class Source {
       'checkpoint read',
     );
 
-    const registry = new SchemaRegistryClient({
-      url: cfg.schemaRegistry.url,
-      username: cfg.schemaRegistry.username,
-      password: cfg.schemaRegistry.password,
-      ca: cfg.schemaRegistry.caFile ? readFileSync(cfg.schemaRegistry.caFile, 'utf8') : undefined,
-      cert: cfg.schemaRegistry.certFile ? readFileSync(cfg.schemaRegistry.certFile, 'utf8') : undefined,
-      key: cfg.schemaRegistry.keyFile ? readFileSync(cfg.schemaRegistry.keyFile, 'utf8') : undefined,
-      rejectUnauthorized: cfg.schemaRegistry.rejectUnauthorized,
-    });
+    const registry = registryClientFromConfig(cfg.schemaRegistry);
     this.#closers.push(async () => registry.close());
     const tables = new TableRegistry(catalog, registry, topics, { topicPrefix: cfg.topicPrefix }, log);
     const database = (await catalog.query('SELECT current_database() AS db')).rows[0].db as string;
@@ -304,13 +296,7 @@ export class Source {
 }
 
 function pgSsl(ssl: NonNullable<SourceConfig['postgres']['ssl']>): pg.ClientConfig['ssl'] {
-  if (typeof ssl === 'boolean') return ssl;
-  return {
-    rejectUnauthorized: ssl.rejectUnauthorized,
-    ...(ssl.caFile ? { ca: readFileSync(ssl.caFile, 'utf8') } : {}),
-    ...(ssl.certFile ? { cert: readFileSync(ssl.certFile, 'utf8') } : {}),
-    ...(ssl.keyFile ? { key: readFileSync(ssl.keyFile, 'utf8') } : {}),
-  };
+  return typeof ssl === 'boolean' ? ssl : tlsOptions(ssl);
 }
 
 async function preflight(client: pg.Client, slot: string): Promise<void> {
