@@ -13,3 +13,4 @@ export * from './schema-registry.js';
 export * from './avro/codec.js';
 export * from './avro/wire-format.js';
 export * from './partitioner.js';
+export * from './service.js';
