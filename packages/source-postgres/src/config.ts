@@ -43,7 +43,7 @@ export const sourceConfigSchema = z
         /** …or when a committed PostgreSQL transaction has waited this long. */
         maxDelayMs: z.number().int().min(0).default(100),
         /** Records sent into the open transaction in one produce request. */
-        sendEveryRecords: z.number().int().min(1).default(2_000),
+        sendEveryRecords: z.number().int().min(1).default(5_000),
         timeoutMs: z.number().int().min(1000).default(60_000),
       })
       .strict()

@@ -91,7 +91,7 @@ export class Source {
           this.#state = 'stopped';
           return;
         }
-        if (!isRetriable(e)) {
+        if (!isRetriable(e) && !pgConnectionLost(e)) {
           this.#state = 'failed';
           throw e;
         }
@@ -422,3 +422,17 @@ async function ensurePublication(client: pg.Client, publication: string, wanted:
 }
 
 export type { Kafka, Admin };
+
+/**
+ * A PostgreSQL restart or failover: node-postgres reports the lost server with code-less
+ * errors ("Connection terminated unexpectedly", "Client has encountered a connection error
+ * and is not queryable") or 57P01-57P03. The pipeline resumes from its checkpoint.
+ */
+function pgConnectionLost(e: unknown): boolean {
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 5; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = (x as { code?: unknown }).code;
+    if (code === '57P01' || code === '57P02' || code === '57P03') return true;
+    if (/Connection terminated|not queryable|terminating connection/i.test(x.message)) return true;
+  }
+  return false;
+}

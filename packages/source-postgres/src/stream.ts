@@ -375,7 +375,8 @@ export class ChangeStream {
     this.#pendingBytes += bytes;
     this.#metrics.bytes.inc(bytes);
     if (this.#publisher.inTransaction === 0 && this.#pendingCommits === 0) this.#pendingSince = Date.now();
-    await this.#publisher.add(r);
+    const sending = this.#publisher.add(r);
+    if (sending) await sending;
   }
 
   /** Commits the Kafka transaction with the checkpoint, then confirms to PostgreSQL. */

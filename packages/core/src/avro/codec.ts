@@ -9,12 +9,14 @@ import { DecodeError, ValueError } from '../errors.js';
  * - Other logical types (date, time-micros, timestamp-micros, uuid) keep their
  *   underlying representation (days as number, micros as bigint, uuid as string).
  */
+// avsc reads the 8 bytes back at once and keeps no reference: one scratch buffer serves
+// every long (no allocation per value on the hot path).
+const LONG_SCRATCH = Buffer.alloc(8);
 const BigIntLong = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint) => {
-    const buf = Buffer.alloc(8);
-    buf.writeBigInt64LE(n);
-    return buf;
+    LONG_SCRATCH.writeBigInt64LE(n);
+    return LONG_SCRATCH;
   },
   fromJSON: (v: unknown) => BigInt(v as string | number),
   toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),

@@ -80,7 +80,8 @@ export class TransactionalPublisher {
     return this.#inTransaction;
   }
 
-  async add(record: OutRecord): Promise<void> {
+  /** Buffers a record; returns a promise only when it sends (await it then), so the common path costs no await. */
+  add(record: OutRecord): Promise<void> | undefined {
     const bytes = record.key.length + (record.value?.length ?? 0);
     this.#buffer.push({
       key: record.key,
@@ -92,8 +93,9 @@ export class TransactionalPublisher {
     this.#bufferBytes += bytes;
     this.#inTransaction++;
     if (this.#buffer.length >= this.#options.sendEveryRecords || this.#bufferBytes >= this.#options.sendEveryBytes) {
-      await this.#send();
+      return this.#send();
     }
+    return undefined;
   }
 
   /** Sends what is buffered and the checkpoint, then commits the Kafka transaction. */

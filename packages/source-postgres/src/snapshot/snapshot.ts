@@ -122,7 +122,10 @@ export async function runSnapshot(
             after[table.columns[i]!.field] = text === null || text === undefined ? null : table.converters[i]!(text);
           }
           const source = snapshotSource(table, options);
-          for (const r of changeRecords(table, { op: 'r', before: null, after, unchanged: [], source }, false)) await publisher.add(r);
+          for (const r of changeRecords(table, { op: 'r', before: null, after, unchanged: [], source }, false)) {
+            const sending = publisher.add(r);
+            if (sending) await sending;
+          }
           published++;
           inTransaction++;
           if (inTransaction >= options.maxChanges) {
