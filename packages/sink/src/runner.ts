@@ -254,6 +254,12 @@ export class SinkRunner {
     const stored = await this.#driver.loadOffsets(this.#config.groupId);
     this.#applied.clear();
     this.#waiting.clear();
+    // kafkajs keeps paused partitions paused across rebalances. The sink pauses only before a
+    // truncate marker, and the waiting list has just been dropped, so nothing would resume
+    // them: resume every paused partition; it refetches from the target's offset, reaches
+    // the marker again and re-enters the barrier.
+    const paused = consumer.paused();
+    if (paused.length > 0) consumer.resume(paused);
     for (const o of stored) this.#applied.set(tpKey(o.topic, o.partition), o.nextOffset);
     let seeks = 0;
     for (const [topic, partitions] of Object.entries(assignment)) {
