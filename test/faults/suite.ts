@@ -180,6 +180,11 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
         const c = await pgConnect();
         await c.end();
       }, 'PostgreSQL');
+      // The harness's own connection went down with the server: replace it.
+      const old = p.db;
+      p.db = await pgConnect();
+      p.db.on('error', () => undefined);
+      await old.end().catch(() => undefined);
       detail = `pg_ctlcluster ${pgVersion()} main restart`;
     } else if (fault === 'restart mariadb') {
       await sh('mysqladmin', ['-uroot', 'shutdown']);
@@ -221,6 +226,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
   try {
     log(`pipeline ${p.id}: schema ${p.schema}, slot ${p.slot}, prefix ${p.prefix}; targets ${sqliteFile} and ${mysqlUrl}`);
     await p.setup(workloadDdl);
+    p.db.on('error', () => undefined); // PostgreSQL restarts are injected; the connection is replaced then
     const admin = await mysql.createConnection({ uri: MYSQL_URL });
     await admin.query(`CREATE DATABASE \`${mysqlDb}\``);
     await admin.end();
@@ -246,6 +252,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
 
     // Settle: every target equal, or time out and report the differences.
     const db = await pgConnect();
+    db.on('error', () => undefined);
     let reports: TargetReport[] = [];
     const deadline = Date.now() + o.settleSeconds * 1000;
     for (;;) {
