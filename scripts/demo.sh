@@ -57,6 +57,7 @@ bash scripts/services.sh up
 
 say "PostgreSQL: table demo.orders (recreated)"
 psql -X -q -v ON_ERROR_STOP=1 "$PG_URL" <<SQL
+SET client_min_messages = warning;
 SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '$NAME' AND active_pid IS NOT NULL \g /dev/null
 SELECT pg_drop_replication_slot('$NAME') FROM pg_replication_slots WHERE slot_name = '$NAME' \g /dev/null
 DROP PUBLICATION IF EXISTS $NAME;
@@ -67,7 +68,7 @@ SQL
 echo "demo.orders created"
 
 # The previous demo's topics and consumer group would replay old rows into the new file.
-node --input-type=module -e "
+node --no-warnings --input-type=module -e "
 import { Kafka, logLevel } from 'kafkajs';
 const admin = new Kafka({ clientId: 'walrelay-demo', brokers: (process.env.WALRELAY_KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING }).admin();
 await admin.connect();
