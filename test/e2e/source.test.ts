@@ -172,3 +172,45 @@ describe('walrelay-source end to end', () => {
     source = undefined;
   });
 });
+
+describe('walrelay-source: an incompatible column change', () => {
+  const id = uniqueName('srcinc');
+  const schema = `${id}_s`;
+  const env = {
+    WALRELAY_PG_URL: PG_URL,
+    WALRELAY_KAFKA_BROKERS: KAFKA_BROKERS.join(','),
+    WALRELAY_SCHEMA_REGISTRY_URL: REGISTRY_URL,
+    WALRELAY_SLOT: `${id}_slot`,
+    WALRELAY_PUBLICATION: `${id}_pub`,
+    WALRELAY_TOPIC_PREFIX: id,
+    WALRELAY_TABLES: `${schema}.t`,
+    WALRELAY_TX_MAX_DELAY_MS: '20',
+  };
+  let db: pg.Client;
+  let source: RunningProcess | undefined;
+
+  before(async () => {
+    db = await pgConnect();
+    await db.query(`CREATE SCHEMA ${q(schema)}`);
+    await db.query(`CREATE TABLE ${q(schema)}.t (id int4 PRIMARY KEY, v text)`);
+    await db.query(`INSERT INTO ${q(schema)}.t VALUES (1, 'abc')`);
+  });
+
+  after(async () => {
+    await source?.stop();
+    await dropPgArtifacts(db, { slot: env.WALRELAY_SLOT, publication: env.WALRELAY_PUBLICATION, schema });
+    await db.end();
+  });
+
+  test('text → int4 is refused by the registry and stops the source with a message naming the subject', async () => {
+    source = startProcess('source', env, 'source-incompatible');
+    await waitFor('the snapshot to be published', () => source!.output().includes('snapshot published'), { timeoutMs: 60_000, describe: () => source!.output().slice(-2000) });
+    await db.query(`ALTER TABLE ${q(schema)}.t ALTER COLUMN v TYPE int4 USING length(v)`);
+    await db.query(`INSERT INTO ${q(schema)}.t VALUES (2, 7)`);
+    const code = await Promise.race([source.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 60_000))]);
+    assert.notEqual(code, 'running', 'the source should stop on an incompatible schema change');
+    assert.equal(code, 1);
+    assert.match(source.output(), new RegExp(`incompatible[^"]*${id}\\.${schema}\\.t-value|${id}\\.${schema}\\.t-value[^"]*incompatible`));
+    source = undefined;
+  });
+});
