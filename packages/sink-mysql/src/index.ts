@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, ConnectionError, ValueError, keyColumns, type Logger, type SchemaColumn } from '@walrelay/core';
+import { ConfigError, ConnectionError, ValueError, type Logger, type SchemaColumn } from '@walrelay/core';
 import { lsnFromSigned, lsnToSigned, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, PoolOptions, RowDataPacket } from 'mysql2/promise';

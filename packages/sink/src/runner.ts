@@ -59,7 +59,6 @@ export class SinkRunner {
   readonly #ddl = new Map<string, Promise<void>>();
   #stopRequested = false;
   #crash: ((e: Error) => void) | undefined;
-  #lastBatchAt = Date.now();
   #closers: (() => Promise<void>)[] = [];
   /** Partitions paused before a truncate marker, until every partition reached it. */
   readonly #waiting = new Map<string, { topic: string; partition: number; marker: KafkaMessage }>();
@@ -277,7 +276,6 @@ export class SinkRunner {
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const tp = tpKey(batch.topic, batch.partition);
-    this.#lastBatchAt = Date.now();
     this.#metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     const max = this.#config.batch.maxRecords;
     let messages = batch.messages;
