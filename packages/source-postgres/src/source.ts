@@ -426,13 +426,16 @@ export type { Kafka, Admin };
 /**
  * A PostgreSQL restart or failover: node-postgres reports the lost server with code-less
  * errors ("Connection terminated unexpectedly", "Client has encountered a connection error
- * and is not queryable") or 57P01-57P03. The pipeline resumes from its checkpoint.
+ * and is not queryable") or 57P01-57P03, or a walrelay error wrapping a socket error
+ * (EPIPE, ECONNRESET…). The pipeline resumes from its checkpoint.
  */
 function pgConnectionLost(e: unknown): boolean {
   for (let x: unknown = e, depth = 0; x instanceof Error && depth < 5; x = (x as { cause?: unknown }).cause, depth++) {
     const code = (x as { code?: unknown }).code;
     if (code === '57P01' || code === '57P02' || code === '57P03') return true;
     if (/Connection terminated|not queryable|terminating connection/i.test(x.message)) return true;
+    // A wrapped socket error (e.g. START_REPLICATION: write EPIPE while the server restarts).
+    if (depth > 0 && isRetriable(x)) return true;
   }
   return false;
 }
