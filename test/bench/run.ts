@@ -1,0 +1,536 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs, promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
+import type pg from 'pg';
+import { TestPipeline } from '../support/pipeline.js';
+import { MYSQL_URL, PG_URL } from '../support/env.js';
+import { testKafka } from '../support/kafka.js';
+import { pgConnect, q } from '../support/postgres.js';
+import { ROOT, type RunningProcess } from '../support/processes.js';
+
+/**
+ * npm run bench [-- --size S] [--tx T] [--rate R] [--latency-seconds D]
+ *
+ * Workload: one table of narrow-ish rows (int8 key, int4, int8, 100-char text, timestamptz,
+ * numeric(12,2), bool), N = 50,000 × size inserts in transactions of T rows (100% inserts),
+ * and for latency a second table with 1-row transactions at a fixed offered rate.
+ *
+ * Measures:
+ *  - pg_recvlogical (pgoutput, proto 1) reading the same N changes from its own slot: the ceiling;
+ *  - source throughput: the source starts with N changes waiting in its slot; changes/s from its
+ *    first published change until the LSN of the last one is confirmed (confirmed = Kafka acked);
+ *  - sink throughput per target: a fresh consumer group replays the N-change topic into an empty
+ *    SQLite file / MySQL database; rows/s applied (walrelay_sink_records_applied_total);
+ *  - end-to-end latency at R tx/s of 1 row for D s: client commit time → row visible in the target
+ *    (targets polled every 5 ms), p50/p99, plus the sinks' own walrelay_sink_end_to_end_seconds;
+ *  - peak RSS (VmHWM) of each process, RSS sampled every 250 ms.
+ * Writes .bench/<timestamp>.json and .bench/<timestamp>.html (inline SVG plots).
+ */
+
+const exec = promisify(execFile);
+const { values: args } = parseArgs({
+  options: {
+    size: { type: 'string', default: '1' },
+    tx: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '500' },
+    'latency-seconds': { type: 'string', default: '20' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const SIZE = Number(args.size);
+const N = Math.round(50_000 * SIZE);
+const T = Number(args.tx);
+const RATE = Number(args.rate);
+const LAT_SECONDS = Number(args['latency-seconds']);
+const SAMPLE_MS = 250;
+
+const t0 = Date.now();
+const log = (s: string): void => console.log(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+type Metrics = Map<string, { labels: string; value: number }[]>;
+
+async function scrape(port: number): Promise<Metrics> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await res.text();
+  const m: Metrics = new Map();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!match) continue;
+    const list = m.get(match[1]!) ?? [];
+    list.push({ labels: match[2] ?? '', value: Number(match[3]) });
+    m.set(match[1]!, list);
+  }
+  return m;
+}
+
+function sum(m: Metrics, name: string, labelFilter = ''): number {
+  return (m.get(name) ?? []).filter((x) => x.labels.includes(labelFilter)).reduce((a, x) => a + x.value, 0);
+}
+
+/** Quantile from a Prometheus histogram (linear inside the bucket). */
+function histQuantile(m: Metrics, name: string, qt: number): number | null {
+  const buckets = (m.get(`${name}_bucket`) ?? []).map((b) => ({ le: Number(/le="([^"]+)"/.exec(b.labels)?.[1] === '+Inf' ? Infinity : /le="([^"]+)"/.exec(b.labels)?.[1]), n: b.value })).sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.n ?? 0;
+  if (total === 0) return null;
+  const rank = qt * total;
+  let prevLe = 0;
+  let prevN = 0;
+  for (const b of buckets) {
+    if (b.n >= rank) {
+      if (b.le === Infinity) return prevLe;
+      return prevLe + ((rank - prevN) / Math.max(1, b.n - prevN)) * (b.le - prevLe);
+    }
+    prevLe = b.le;
+    prevN = b.n;
+  }
+  return null;
+}
+
+/** after − before for every series (counters and histogram buckets). */
+function histDelta(before: Metrics, after: Metrics): Metrics {
+  const out: Metrics = new Map();
+  for (const [name, list] of after) {
+    const prev = new Map((before.get(name) ?? []).map((x) => [x.labels, x.value]));
+    out.set(name, list.map((x) => ({ labels: x.labels, value: x.value - (prev.get(x.labels) ?? 0) })));
+  }
+  return out;
+}
+
+function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
+  if (!pid) return 0;
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+interface Sample {
+  t: number;
+  count: number;
+  rss: number;
+}
+
+const peakRss: Record<string, number> = {};
+function notePeak(name: string, proc: RunningProcess): void {
+  peakRss[name] = Math.max(peakRss[name] ?? 0, procStatus(proc.child.pid, 'VmHWM'));
+}
+
+/** Samples a counter and RSS until `done` holds; returns the samples. */
+async function sampleUntil(name: string, proc: RunningProcess, port: number, read: (m: Metrics) => number, done: (m: Metrics, count: number) => boolean, timeoutMs: number): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  const start = Date.now();
+  for (;;) {
+    let m: Metrics | undefined;
+    try {
+      m = await scrape(port);
+    } catch {
+      /* not listening yet */
+    }
+    const count = m ? read(m) : 0;
+    samples.push({ t: Date.now(), count, rss: procStatus(proc.child.pid, 'VmRSS') });
+    notePeak(name, proc);
+    if (m && done(m, count)) return samples;
+    if (proc.child.exitCode !== null) throw new Error(`${name} exited (${proc.child.exitCode}); log ${proc.logFile}`);
+    if (Date.now() - start > timeoutMs) throw new Error(`${name}: timed out at ${count}; log ${proc.logFile}`);
+    await sleep(SAMPLE_MS);
+  }
+}
+
+function rateOf(samples: Sample[], total: number): { rate: number; seconds: number; firstAt: number } {
+  const first = samples.findIndex((s) => s.count > 0);
+  const f = samples[Math.max(0, first - 1)]!; // the last sample before any progress
+  const last = samples.at(-1)!;
+  const seconds = (last.t - f.t) / 1000;
+  return { rate: (total - f.count) / Math.max(0.001, seconds), seconds, firstAt: f.t };
+}
+
+function series(samples: Sample[], from: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!;
+    const b = samples[i]!;
+    out.push([(b.t - from) / 1000, ((b.count - a.count) * 1000) / Math.max(1, b.t - a.t)]);
+  }
+  return out;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+async function main(): Promise<void> {
+  const p = new TestPipeline('bench');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'walrelay-bench-'));
+  const sqliteFile = path.join(dir, 'bench.sqlite');
+  const mysqlDb = `walrelay_${p.id}`;
+  const mysqlUrl = MYSQL_URL.replace(/\/[^/]*$/, `/${mysqlDb}`);
+  const recvSlot = `${p.id}_recv`;
+  const result: Record<string, unknown> = {};
+  let db: pg.Client | undefined;
+  try {
+    log(`load before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cpus)`);
+    await p.setup((s) => [
+      `CREATE TABLE ${s}.rows (id int8 PRIMARY KEY, a int4 NOT NULL, b int8, c text, d timestamptz, e numeric(12,2), f bool)`,
+      `CREATE TABLE ${s}.lat (id int8 PRIMARY KEY, pad text)`,
+      `CREATE TABLE ${s}.marker (id serial PRIMARY KEY)`,
+    ]);
+    db = p.db;
+    const s = q(p.schema);
+    await db.query(`CREATE PUBLICATION ${q(p.publication)} FOR TABLE ${s}.rows, ${s}.lat`);
+    p.capture('rows', 'lat');
+    const admin = await mysql.createConnection({ uri: MYSQL_URL });
+    await admin.query(`CREATE DATABASE \`${mysqlDb}\``);
+    await admin.end();
+
+    // 1. The source creates its slot, then stops: the N changes wait in the slot.
+    let source = p.startSource({ WALRELAY_SNAPSHOT: 'never' }, 'source-init');
+    for (;;) {
+      const r = await db.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [p.slot]);
+      if (r.rows[0]?.active) break;
+      if (source.child.exitCode !== null) throw new Error(`source exited; log ${source.logFile}`);
+      await sleep(200);
+    }
+    await source.stop();
+    await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [recvSlot]);
+    const w0 = Date.now();
+    let lastTxLsn = '0/0';
+    for (let i = 0; i < N; i += T) {
+      const n = Math.min(T, N - i);
+      const last = i + n >= N;
+      if (last) await db.query('BEGIN');
+      await db.query(
+        `INSERT INTO ${s}.rows SELECT g, g % 100000, g * 7919, rpad(md5(g::text), 100, 'x'), now(), (g % 100000) / 100.0, g % 2 = 0 FROM generate_series(${i + 1}, ${i + n}) g`,
+      );
+      if (last) {
+        // A position inside the last transaction: a confirmed LSN at or past it covers its commit.
+        lastTxLsn = (await db.query('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0].l as string;
+        await db.query('COMMIT');
+      }
+    }
+    const lastLsn = (await db.query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l as string;
+    await db.query(`INSERT INTO ${s}.marker DEFAULT VALUES`);
+    const writeSeconds = (Date.now() - w0) / 1000;
+    const width = (await db.query(`SELECT avg(pg_column_size(r.*))::int AS w FROM (SELECT * FROM ${s}.rows LIMIT 1000) r`)).rows[0].w as number;
+    const workload = {
+      tables: 1,
+      rowBytes: width,
+      columns: 'id int8 PK, a int4, b int8, c text(100), d timestamptz, e numeric(12,2), f bool',
+      changes: N,
+      txSize: T,
+      transactions: Math.ceil(N / T),
+      mix: '100% inserts',
+      latency: { table: 'lat (id int8 PK, pad text)', offeredTxPerSecond: RATE, rowsPerTx: 1, seconds: LAT_SECONDS },
+    };
+    result.workload = workload;
+    log(`workload: ${JSON.stringify(workload)}; written in ${writeSeconds.toFixed(1)}s`);
+
+    // 2. Ceiling: pg_recvlogical reads the same changes from its own pgoutput slot.
+    const lsnNum = (l: string): bigint => {
+      const [hi, lo] = l.split('/');
+      return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+    };
+    const r0 = Date.now();
+    const u = new URL(PG_URL);
+    await exec(
+      'pg_recvlogical',
+      ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), '-d', u.pathname.slice(1), '--slot', recvSlot, '--start', '--endpos', lastLsn, '-o', 'proto_version=1', '-o', `publication_names=${p.publication}`, '-f', '/dev/null', '--no-loop'],
+      { timeout: 600_000 },
+    );
+    const recvSeconds = (Date.now() - r0) / 1000;
+    result.pgRecvlogical = { changes: N, seconds: recvSeconds, changesPerSecond: N / recvSeconds, options: 'pgoutput proto_version=1, -f /dev/null, --endpos = LSN after the last insert' };
+    log(`pg_recvlogical: ${N} changes in ${recvSeconds.toFixed(2)}s = ${(N / recvSeconds).toFixed(0)} changes/s`);
+    await db.query('SELECT pg_drop_replication_slot($1)', [recvSlot]);
+
+    // 3. Source throughput: catch up N changes; done when the LSN of the last is confirmed (after the Kafka commit).
+    const sourcePort = await freePort();
+    source = p.startSource({ WALRELAY_SNAPSHOT: 'never', WALRELAY_HTTP_PORT: String(sourcePort) }, 'source');
+    const table = `${p.schema}.rows`;
+    const srcSamples = await sampleUntil(
+      'source',
+      source,
+      sourcePort,
+      (m) => sum(m, 'walrelay_source_changes_total', `table="${table}"`),
+      (m, c) => c >= N && BigInt(Math.round(sum(m, 'walrelay_source_confirmed_lsn'))) >= lsnNum(lastTxLsn),
+      600_000,
+    );
+    const src = rateOf(srcSamples, N);
+    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000 };
+    log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s`);
+
+    // 4. Sink throughput: fresh groups replay the topic into empty targets, one after the other.
+    const sinks: { name: string; kind: 'sink-sqlite' | 'sink-mysql'; url: string; proc?: RunningProcess; port?: number; samples?: Sample[] }[] = [
+      { name: 'sink-sqlite', kind: 'sink-sqlite', url: sqliteFile },
+      { name: 'sink-mysql', kind: 'sink-mysql', url: mysqlUrl },
+    ];
+    const sinkResults: Record<string, unknown> = {};
+    for (const k of sinks) {
+      k.port = await freePort();
+      k.proc = p.startSink(k.kind, k.url, { WALRELAY_GROUP_ID: `${p.id}_${k.kind}`, WALRELAY_HTTP_PORT: String(k.port) }, k.name);
+      k.samples = await sampleUntil(k.name, k.proc, k.port, (m) => sum(m, 'walrelay_sink_records_applied_total', 'table="rows"'), (_m, c) => c >= N, 900_000);
+      const r = rateOf(k.samples, N);
+      sinkResults[k.name] = { rows: N, seconds: r.seconds, rowsPerSecond: r.rate, wallSecondsFromStart: (k.samples.at(-1)!.t - k.samples[0]!.t) / 1000 };
+      log(`${k.name}: ${N} rows applied in ${r.seconds.toFixed(2)}s = ${r.rate.toFixed(0)} rows/s`);
+    }
+    result.sinks = sinkResults;
+
+    // 5. End-to-end latency at a fixed offered rate, all processes running. The processes'
+    // own histograms are read as the difference over this phase.
+    const before: Record<string, Metrics> = { source: await scrape(sourcePort) };
+    for (const k of sinks) before[k.name] = await scrape(k.port!);
+    const total = Math.round(RATE * LAT_SECONDS);
+    const committedAt = new Float64Array(total + 1);
+    const seen: Record<string, Float64Array> = { 'sink-sqlite': new Float64Array(total + 1), 'sink-mysql': new Float64Array(total + 1) };
+    const writers = await Promise.all([0, 1, 2, 3].map(() => pgConnect()));
+    let next = 1;
+    let stopPolling = false;
+    const lat0 = performance.now() + 200;
+    const now = (): number => performance.now();
+    const writing = Promise.all(
+      writers.map(async (c) => {
+        for (;;) {
+          const i = next++;
+          if (i > total) return;
+          const due = lat0 + ((i - 1) * 1000) / RATE;
+          const wait = due - now();
+          if (wait > 0) await sleep(wait);
+          await c.query(`INSERT INTO ${s}.lat VALUES (${i}, 'x')`);
+          committedAt[i] = now();
+        }
+      }),
+    );
+    const pollSqlite = (async () => {
+      const arr = seen['sink-sqlite']!;
+      let low = 0;
+      let sdb: Database.Database | undefined;
+      while (!stopPolling) {
+        try {
+          sdb ??= new Database(sqliteFile, { readonly: true, fileMustExist: true });
+          const rows = sdb.prepare('SELECT id FROM lat WHERE id > ?').raw(true).all(low) as [number][];
+          const t = now();
+          for (const [id] of rows) if (arr[id] === 0) arr[id] = t;
+          while (low < total && arr[low + 1]! > 0) low++;
+        } catch {
+          /* table not there yet */
+        }
+        await sleep(5);
+      }
+      sdb?.close();
+    })();
+    const pollMysql = (async () => {
+      const arr = seen['sink-mysql']!;
+      let low = 0;
+      const conn = await mysql.createConnection({ uri: mysqlUrl });
+      while (!stopPolling) {
+        try {
+          const [rows] = await conn.query({ sql: 'SELECT id FROM lat WHERE id > ?', values: [low], rowsAsArray: true });
+          const t = now();
+          for (const [id] of rows as [number][]) if (arr[Number(id)] === 0) arr[Number(id)] = t;
+          while (low < total && arr[low + 1]! > 0) low++;
+        } catch {
+          /* table not there yet */
+        }
+        await sleep(5);
+      }
+      await conn.end();
+    })();
+    const rssDuring = setInterval(() => {
+      notePeak('source', source);
+      for (const k of sinks) notePeak(k.name, k.proc!);
+    }, SAMPLE_MS);
+    await writing;
+    const offeredSeconds = (now() - lat0) / 1000;
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && !Object.values(seen).every((a) => a.slice(1).every((x) => x > 0))) await sleep(100);
+    stopPolling = true;
+    await Promise.all([pollSqlite, pollMysql]);
+    clearInterval(rssDuring);
+    await Promise.all(writers.map((c) => c.end()));
+    const latency: Record<string, unknown> = {};
+    const latSeries: Record<string, { p50: [number, number][]; p99: [number, number][] }> = {};
+    for (const [name, arr] of Object.entries(seen)) {
+      const l: number[] = [];
+      const perSecond = new Map<number, number[]>();
+      let missing = 0;
+      for (let i = 1; i <= total; i++) {
+        if (arr[i] === 0) {
+          missing++;
+          continue;
+        }
+        const v = Math.max(0, arr[i]! - committedAt[i]!);
+        l.push(v);
+        const sec = Math.floor((committedAt[i]! - lat0) / 1000);
+        (perSecond.get(sec) ?? perSecond.set(sec, []).get(sec)!).push(v);
+      }
+      l.sort((a, b) => a - b);
+      const m = histDelta(before[name]!, await scrape(sinks.find((k) => k.name === name)!.port!));
+      latency[name] = {
+        rows: total,
+        missing,
+        p50ms: pct(l, 0.5),
+        p99ms: pct(l, 0.99),
+        maxms: l.at(-1),
+        sinkMetricP50ms: (histQuantile(m, 'walrelay_sink_end_to_end_seconds', 0.5) ?? NaN) * 1000,
+        sinkMetricP99ms: (histQuantile(m, 'walrelay_sink_end_to_end_seconds', 0.99) ?? NaN) * 1000,
+      };
+      latSeries[name] = { p50: [], p99: [] };
+      for (const [sec, vs] of [...perSecond.entries()].sort((a, b) => a[0] - b[0])) {
+        vs.sort((a, b) => a - b);
+        latSeries[name]!.p50.push([sec, pct(vs, 0.5)]);
+        latSeries[name]!.p99.push([sec, pct(vs, 0.99)]);
+      }
+      log(`latency ${name}: p50 ${pct(l, 0.5).toFixed(1)} ms, p99 ${pct(l, 0.99).toFixed(1)} ms, max ${l.at(-1)?.toFixed(1)} ms (${missing} not seen)`);
+    }
+    const sm = histDelta(before.source!, await scrape(sourcePort));
+    result.latency = {
+      offeredTxPerSecond: RATE,
+      achievedTxPerSecond: total / offeredSeconds,
+      seconds: offeredSeconds,
+      method: 'client COMMIT acknowledged → row first seen by a poller of the target (every 5 ms)',
+      targets: latency,
+      sourceCommitToKafkaP50ms: (histQuantile(sm, 'walrelay_source_commit_to_ack_seconds', 0.5) ?? NaN) * 1000,
+      sourceCommitToKafkaP99ms: (histQuantile(sm, 'walrelay_source_commit_to_ack_seconds', 0.99) ?? NaN) * 1000,
+    };
+    log(`offered ${RATE} tx/s, achieved ${(total / offeredSeconds).toFixed(0)} tx/s over ${offeredSeconds.toFixed(1)}s`);
+
+    notePeak('source', source);
+    for (const k of sinks) notePeak(k.name, k.proc!);
+    result.peakRssMB = Object.fromEntries(Object.entries(peakRss).map(([k, v]) => [k, Math.round(v / 1048576)]));
+    log(`peak RSS: ${JSON.stringify(result.peakRssMB)} (MB)`);
+    result.machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavg: os.loadavg(), uptime: (await exec('uptime')).stdout.trim(), node: process.version };
+    log(`load after: ${(result.machine as { uptime: string }).uptime}`);
+
+    // Output.
+    const stamp = new Date(t0).toISOString().replace(/[:.]/g, '-');
+    const out = path.join(ROOT, '.bench');
+    mkdirSync(out, { recursive: true });
+    const plots = {
+      throughput: [
+        { name: 'source changes/s (catch-up)', points: series(srcSamples, src.firstAt) },
+        ...sinks.map((k) => ({ name: `${k.name} rows/s (replay)`, points: series(k.samples!, rateOf(k.samples!, N).firstAt) })),
+      ],
+      latency: Object.entries(latSeries).flatMap(([name, v]) => [
+        { name: `${name} p50 ms`, points: v.p50 },
+        { name: `${name} p99 ms`, points: v.p99 },
+      ]),
+      rss: [{ name: 'source', samples: srcSamples }, ...sinks.map((k) => ({ name: k.name, samples: k.samples! }))].map((x) => ({
+        name: `${x.name} RSS MB`,
+        points: x.samples.map((smp) => [(smp.t - x.samples[0]!.t) / 1000, smp.rss / 1048576] as [number, number]),
+      })),
+    };
+    result.series = plots;
+    writeFileSync(path.join(out, `${stamp}.json`), JSON.stringify(result, null, 2));
+    writeFileSync(path.join(out, `${stamp}.html`), html(result, plots));
+    log(`wrote .bench/${stamp}.json and .bench/${stamp}.html`);
+    printSummary(result);
+  } finally {
+    await Promise.all(p.processes.map((x) => x.stop(15_000)));
+    await db?.query('SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1', [recvSlot]).catch(() => undefined);
+    if (!args.keep) {
+      await p.cleanup().catch(() => undefined);
+      const admin = await mysql.createConnection({ uri: MYSQL_URL }).catch(() => undefined);
+      await admin?.query(`DROP DATABASE IF EXISTS \`${mysqlDb}\``).catch(() => undefined);
+      await admin?.end();
+      const ka = testKafka().admin();
+      await ka.connect().catch(() => undefined);
+      const topics = (await ka.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(`${p.prefix}.`));
+      if (topics.length > 0) await ka.deleteTopics({ topics }).catch(() => undefined);
+      await ka.disconnect().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function printSummary(r: Record<string, unknown>): void {
+  const w = r.workload as { rowBytes: number; changes: number; txSize: number; tables: number; mix: string };
+  const src = r.source as { changesPerSecond: number; seconds: number };
+  const recv = r.pgRecvlogical as { changesPerSecond: number; seconds: number };
+  const sinks = r.sinks as Record<string, { rowsPerSecond: number; seconds: number }>;
+  const lat = r.latency as { offeredTxPerSecond: number; achievedTxPerSecond: number; targets: Record<string, { p50ms: number; p99ms: number; sinkMetricP50ms: number; sinkMetricP99ms: number }>; sourceCommitToKafkaP50ms: number; sourceCommitToKafkaP99ms: number };
+  const m = r.machine as { uptime: string; cpus: number };
+  const lines = [
+    '',
+    '== walrelay benchmark',
+    `workload: ${w.tables} table, rows ≈ ${w.rowBytes} B, ${w.changes} changes in transactions of ${w.txSize}, ${w.mix}; latency: 1-row transactions at ${lat.offeredTxPerSecond} tx/s`,
+    `pg_recvlogical (ceiling)   ${recv.changesPerSecond.toFixed(0).padStart(8)} changes/s  (${recv.seconds.toFixed(2)} s)`,
+    `source → Kafka (acked)     ${src.changesPerSecond.toFixed(0).padStart(8)} changes/s  (${src.seconds.toFixed(2)} s, ${((100 * src.changesPerSecond) / recv.changesPerSecond).toFixed(0)}% of the ceiling)`,
+    ...Object.entries(sinks).map(([k, v]) => `${(k + ' (replay)').padEnd(26)} ${v.rowsPerSecond.toFixed(0).padStart(8)} rows/s     (${v.seconds.toFixed(2)} s)`),
+    `latency at ${lat.achievedTxPerSecond.toFixed(0)} tx/s achieved (commit → visible in target):`,
+    ...Object.entries(lat.targets).map(([k, v]) => `  ${k.padEnd(12)} p50 ${v.p50ms.toFixed(1)} ms  p99 ${v.p99ms.toFixed(1)} ms   (sink metric ≈ p50 ${v.sinkMetricP50ms.toFixed(0)} ms, p99 ${v.sinkMetricP99ms.toFixed(0)} ms)`),
+    `  source commit → Kafka commit (source metric) ≈ p50 ${lat.sourceCommitToKafkaP50ms.toFixed(0)} ms, p99 ${lat.sourceCommitToKafkaP99ms.toFixed(0)} ms`,
+    `peak RSS (MB): ${Object.entries(r.peakRssMB as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `machine: ${m.cpus} cpus; ${m.uptime}`,
+  ];
+  console.log(lines.join('\n'));
+}
+
+function svgChart(title: string, lines: { name: string; points: [number, number][] }[], xLabel: string, yLabel: string, logY = false): string {
+  const W = 900;
+  const H = 320;
+  const L = 70;
+  const R = 220;
+  const TOP = 30;
+  const B = 40;
+  const all = lines.flatMap((l) => l.points).filter(([, y]) => Number.isFinite(y));
+  const xMax = Math.max(1, ...all.map(([x]) => x));
+  const yMaxRaw = Math.max(1, ...all.map(([, y]) => y));
+  const tf = (y: number): number => (logY ? Math.log10(Math.max(1, y)) : y);
+  const yMax = tf(yMaxRaw) * 1.05;
+  const X = (x: number): number => L + (x / xMax) * (W - L - R);
+  const Y = (y: number): number => H - B - (tf(y) / yMax) * (H - TOP - B);
+  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
+  const ticks = logY ? [1, 10, 100, 1000, 10000].filter((t) => tf(t) <= yMax) : [0, 0.25, 0.5, 0.75, 1].map((f) => (f * yMax));
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`;
+  s += `<text x="${L}" y="18" font-size="14" font-weight="bold">${title}</text>`;
+  s += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#333"/><line x1="${L}" y1="${TOP}" x2="${L}" y2="${H - B}" stroke="#333"/>`;
+  for (const t of ticks) {
+    const y = logY ? Y(t) : H - B - (t / yMax) * (H - TOP - B);
+    s += `<line x1="${L - 4}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#eee"/><text x="${L - 6}" y="${y + 4}" text-anchor="end">${Math.round(t)}</text>`;
+  }
+  for (let i = 0; i <= 5; i++) {
+    const x = (i / 5) * xMax;
+    s += `<text x="${X(x)}" y="${H - B + 15}" text-anchor="middle">${x.toFixed(1)}</text>`;
+  }
+  s += `<text x="${(L + W - R) / 2}" y="${H - 5}" text-anchor="middle">${xLabel}</text><text x="14" y="${(TOP + H - B) / 2}" transform="rotate(-90 14 ${(TOP + H - B) / 2})" text-anchor="middle">${yLabel}${logY ? ' (log)' : ''}</text>`;
+  lines.forEach((l, i) => {
+    const pts = l.points.filter(([, y]) => Number.isFinite(y)).map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
+    s += `<polyline fill="none" stroke="${colors[i % colors.length]}" stroke-width="1.5" points="${pts}"/>`;
+    s += `<rect x="${W - R + 10}" y="${TOP + i * 18}" width="12" height="3" fill="${colors[i % colors.length]}"/><text x="${W - R + 28}" y="${TOP + i * 18 + 5}">${l.name}</text>`;
+  });
+  return `${s}</svg>`;
+}
+
+function html(r: Record<string, unknown>, plots: { throughput: { name: string; points: [number, number][] }[]; latency: { name: string; points: [number, number][] }[]; rss: { name: string; points: [number, number][] }[] }): string {
+  const esc = (x: string): string => x.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>walrelay benchmark</title></head><body style="font-family:sans-serif">
+<h1>walrelay benchmark</h1>
+${svgChart('Throughput over time (each phase from its first change)', plots.throughput, 'seconds', 'changes or rows per second')}
+${svgChart('End-to-end latency per second of the run (commit → visible in target)', plots.latency, 'seconds', 'ms', true)}
+${svgChart('RSS during the throughput phases', plots.rss, 'seconds', 'MB')}
+<h2>Results</h2><pre>${esc(JSON.stringify({ ...r, series: undefined }, null, 2))}</pre></body></html>`;
+}
+
+await main().catch((e: Error) => {
+  console.error(`bench failed: ${e.stack ?? e}`);
+  process.exitCode = 1;
+});
