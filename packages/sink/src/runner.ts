@@ -221,7 +221,16 @@ export class SinkRunner {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: cfg.batch.partitionsConcurrently,
-      eachBatch: (payload) => this.#eachBatch(payload),
+      eachBatch: async (payload) => {
+        try {
+          await this.#eachBatch(payload);
+        } catch (e) {
+          // kafkajs wraps what eachBatch throws in a retriable error and restarts the consumer
+          // forever: a non-retriable error (onError=fail, bad configuration) must stop the sink.
+          if (!isRetriable(e)) this.#crash?.(e as Error);
+          throw e;
+        }
+      },
     });
     this.#state = 'running';
     log.info({ groupId: cfg.groupId, topics: topics.map(String) }, 'sink consuming');
