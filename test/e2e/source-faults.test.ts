@@ -100,8 +100,14 @@ function total(collectors: Record<string, TopicCollector>): number {
   return Object.values(collectors).reduce((s, c) => s + c.records.length, 0);
 }
 
+/** Stops the consumers; bounded, so a broker that went away cannot hold the test process open. */
 async function stopAll(collectors: Record<string, TopicCollector>): Promise<void> {
-  await Promise.all(Object.values(collectors).map((c) => c.stop().catch(() => undefined)));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(Object.values(collectors).map((c) => c.stop().catch(() => undefined))),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, 15_000))),
+  ]);
+  clearTimeout(timer);
 }
 
 describe('walrelay-source under faults', () => {
@@ -286,7 +292,7 @@ describe('walrelay-source under faults', () => {
       const plan = new WorkloadPlanner(SEED + 1, p.schema, ['a', 'b']);
       const txs: PlannedTx[] = [];
       for (let i = 0; i < 40; i++) txs.push(plan.small());
-      txs.push(plan.big([plan.bulkInsert('a', 15_000), plan.bulkInsert('b', 5_000)]));
+      txs.push(plan.big([plan.bulkInsert('a', 25_000), plan.bulkInsert('b', 5_000)]));
       for (let i = 0; i < 200; i++) txs.push(plan.random() < 0.9 ? plan.small() : plan.medium(200));
       const env = { WALRELAY_TX_MAX_CHANGES: '500' };
       let source = p.startSource(env, 'term-0');
