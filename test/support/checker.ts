@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
+import mssql from 'mssql';
 import type { ColumnSpec } from '@walrelay/core';
 import { describeTableByName } from '../../packages/source-postgres/src/catalog.js';
 import { q } from './postgres.js';
@@ -148,16 +149,92 @@ export function sqliteRows(file: string, table: string): TargetRows {
   };
 }
 
-export function mysqlRows(url: string, table: string): TargetRows {
+/**
+ * `exact`: read every value losslessly: FLOAT columns as DOUBLE (the text protocol prints a
+ * FLOAT with 6 significant digits, so 3.4028235e38 would read as 3.40282e38 although stored
+ * exactly), and JSON as its text (mysql2 parses it, and a JSON string scalar `"s"` would
+ * read as the bare text s).
+ */
+export function mysqlRows(url: string, table: string, options: { exact?: boolean } = {}): TargetRows {
   return async () => {
-    const conn = await mysql.createConnection({ uri: url, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+    const conn = await mysql.createConnection({ uri: url, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, ...(options.exact ? { jsonStrings: true } : {}) });
     try {
       const [exists] = await conn.query('SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?', [table]);
       if ((exists as unknown[]).length === 0) return [];
-      const [rows] = await conn.query(`SELECT * FROM \`${table.replace(/`/g, '``')}\``);
+      const quote = (n: string): string => `\`${n.replace(/`/g, '``')}\``;
+      let list = '*';
+      if (options.exact) {
+        const [cols] = await conn.query(
+          'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ORDINAL_POSITION',
+          [table],
+        );
+        list = (cols as { name: string; type: string }[])
+          .map((c) => (c.type.toLowerCase() === 'float' ? `CAST(${quote(c.name)} AS DOUBLE) AS ${quote(c.name)}` : quote(c.name)))
+          .join(', ');
+      }
+      const [rows] = await conn.query(`SELECT ${list} FROM ${quote(table)}`);
       return rows as Record<string, unknown>[];
     } finally {
       await conn.end();
+    }
+  };
+}
+
+/**
+ * Rows of `[schema].[table]` in SQL Server, each value in the text the checker compares:
+ * dates and times as ISO text with microseconds, decimals as text (the driver would give
+ * a lossy JS number), uniqueidentifiers in lower case as PostgreSQL writes them.
+ */
+export function mssqlRows(url: string, schema: string, table: string): TargetRows {
+  return async () => {
+    const u = new URL(url);
+    const flag = (name: string, fallback: boolean): boolean => {
+      const v = u.searchParams.get(name);
+      return v === null ? fallback : ['true', '1', 'yes'].includes(v.toLowerCase());
+    };
+    const pool = new mssql.ConnectionPool({
+      server: u.hostname || '127.0.0.1',
+      port: u.port ? Number(u.port) : 1433,
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database: decodeURIComponent(u.pathname.replace(/^\//, '')),
+      options: { encrypt: flag('encrypt', true), trustServerCertificate: flag('trustServerCertificate', false), useUTC: true },
+    });
+    await pool.connect();
+    try {
+      const object = `[${schema.replace(/]/g, ']]')}].[${table.replace(/]/g, ']]')}]`;
+      const cols = await pool
+        .request()
+        .input('schema', mssql.NVarChar, schema)
+        .input('table', mssql.NVarChar, table)
+        .query<{ name: string; type: string }>(
+          'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = @schema AND TABLE_NAME = @table ORDER BY ORDINAL_POSITION',
+        );
+      if (cols.recordset.length === 0) return [];
+      const list = cols.recordset.map(({ name, type }) => {
+        const c = `[${name.replace(/]/g, ']]')}]`;
+        switch (type.toLowerCase()) {
+          case 'date':
+            return `CONVERT(varchar(10), ${c}, 23) AS ${c}`;
+          case 'datetime2':
+            return `LEFT(CONVERT(varchar(27), ${c}, 121), 26) AS ${c}`;
+          case 'time':
+            return `CONVERT(varchar(16), ${c}) AS ${c}`;
+          case 'decimal':
+          case 'numeric':
+            return `CONVERT(varchar(100), ${c}) AS ${c}`;
+          case 'uniqueidentifier':
+            return `LOWER(CONVERT(varchar(36), ${c})) AS ${c}`;
+          case 'bigint':
+            return `CONVERT(varchar(20), ${c}) AS ${c}`;
+          default:
+            return c;
+        }
+      });
+      const rows = await pool.request().query(`SELECT ${list.join(', ')} FROM ${object}`);
+      return rows.recordset as Record<string, unknown>[];
+    } finally {
+      await pool.close();
     }
   };
 }

@@ -26,12 +26,13 @@ export interface RunningProcess {
 
 /**
  * Starts a walrelay binary from its TypeScript source as a real OS process, so
- * tests can SIGKILL it. Logs go to .test-logs/<name>-<pid>.log as well.
+ * tests can SIGKILL it. Logs go to .test-logs/<name>-<pid>.log as well. `args` go to
+ * the binary (e.g. `--config file`).
  */
-export function startProcess(kind: keyof typeof ENTRY | string, env: Record<string, string>, name = kind): RunningProcess {
+export function startProcess(kind: keyof typeof ENTRY | string, env: Record<string, string>, name = kind, args: readonly string[] = []): RunningProcess {
   const entry = ENTRY[kind];
   if (!entry) throw new Error(`unknown binary ${kind}`);
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', path.join(ROOT, entry)], {
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', path.join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { ...process.env, WALRELAY_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
