@@ -35,6 +35,7 @@ const options: FaultOptions = {
   seed: num(values.seed, base.seed),
   settleSeconds: num(values.settle, base.settleSeconds),
   keep: values.keep ?? false,
+  toastBytes: base.toastBytes,
   log: (line) => console.log(line),
 };
 console.log(`fault suite (${values.full ? 'full' : 'short'}): ${JSON.stringify({ ...options, log: undefined })}`);

@@ -39,6 +39,8 @@ export interface FaultOptions {
   /** Seconds to wait for the targets to catch up after the workload. */
   settleSeconds: number;
   keep: boolean;
+  /** Size of the TOASTed values of `wide`. */
+  toastBytes: number;
   log: (line: string) => void;
 }
 
@@ -53,6 +55,7 @@ export const SHORT: Omit<FaultOptions, 'log'> = {
   seed: 42,
   settleSeconds: 120,
   keep: false,
+  toastBytes: 64_000,
 };
 
 export const FULL: Omit<FaultOptions, 'log'> = {
@@ -66,6 +69,7 @@ export const FULL: Omit<FaultOptions, 'log'> = {
   seed: 42,
   settleSeconds: 900,
   keep: false,
+  toastBytes: 16_000,
 };
 
 type Role = 'source' | 'sink-sqlite' | 'sink-mysql';
@@ -239,7 +243,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     const typical: Record<string, number> = { 'restart kafka': 8, 'restart postgresql': 4, 'restart mariadb': 5, 'rebalance sink-sqlite': 8, 'rebalance sink-mysql': 15 };
     const duration = Math.max(10, faults.reduce((sum, f) => sum + o.gapSeconds + (typical[f] ?? 1.5), 0));
     const rate = Math.ceil(o.changes / duration);
-    workload = new Workload(p.schema, { changes: o.changes, seed: o.seed, rate, log });
+    workload = new Workload(p.schema, { changes: o.changes, seed: o.seed, rate, toastBytes: o.toastBytes, log });
     log(`workload: ${o.changes} row changes at up to ${rate}/s (~${duration}s), seed ${o.seed}; ${faults.length} faults every ${o.gapSeconds}s: ${faults.join(', ')}`);
     const wl = workload.run();
     for (const f of faults) {
