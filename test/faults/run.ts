@@ -38,11 +38,21 @@ const options: FaultOptions = {
   toastBytes: base.toastBytes,
   log: (line) => console.log(line),
 };
-console.log(`fault suite (${values.full ? 'full' : 'short'}): ${JSON.stringify({ ...options, log: undefined })}`);
+// First SIGINT/SIGTERM: stop injecting and writing, then check and report; a second one exits.
+const interrupt = new AbortController();
+options.signal = interrupt.signal;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    console.log(`[faults] ${sig}: stopping the faults and the workload; checking the targets (again to exit at once)`);
+    interrupt.abort();
+  });
+}
+console.log(`fault suite (${values.full ? 'full' : 'short'}): ${JSON.stringify({ ...options, log: undefined, signal: undefined })}`);
 try {
   const result = await runFaultSuite(options);
   console.log(formatResult(result));
-  process.exit(result.ok ? 0 : 1);
+  process.exit(result.ok && !result.interrupted ? 0 : 1);
 } catch (e) {
   console.error(`fault suite failed to run: ${(e as Error).stack ?? e}`);
   process.exit(2);

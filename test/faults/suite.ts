@@ -41,6 +41,8 @@ export interface FaultOptions {
   keep: boolean;
   /** Size of the TOASTed values of `wide`. */
   toastBytes: number;
+  /** Aborting stops the faults and the workload early; the targets are still checked. */
+  signal?: AbortSignal;
   log: (line: string) => void;
 }
 
@@ -90,6 +92,7 @@ export interface FaultResult {
   readonly topicAudit: { records: number; distinct: number; duplicates: number; missing: number; ok: boolean; firstProblems: string[] };
   readonly workload: Workload['stats'];
   readonly seconds: number;
+  readonly interrupted: boolean;
 }
 
 async function sh(cmd: string, args: string[], timeoutMs = 240_000): Promise<string> {
@@ -201,7 +204,10 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     } else if (fault.startsWith('rebalance ')) {
       const role = fault.slice(10) as Role;
       const extra = start(role, `${role}-2`);
-      await sleep(4000 + Math.floor(rand() * 3000));
+      // Stop it only once it has joined the group (a SIGTERM during start-up proves nothing).
+      const joinBy = Date.now() + 60_000;
+      while (!extra.output().includes('partitions assigned') && extra.child.exitCode === null && Date.now() < joinBy) await sleep(200);
+      await sleep(2000 + Math.floor(rand() * 3000));
       expectedExit.add(extra);
       const code = await extra.stop(30_000);
       procs.delete(`${role}-2`);
@@ -247,11 +253,16 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     log(`workload: ${o.changes} row changes at up to ${rate}/s (~${duration}s), seed ${o.seed}; ${faults.length} faults every ${o.gapSeconds}s: ${faults.join(', ')}`);
     const wl = workload.run();
     for (const f of faults) {
+      if (o.signal?.aborted) break;
       await sleep(o.gapSeconds * 1000);
       log(`workload progress: ${workload.stats.changes}/${o.changes} changes, ${workload.stats.transactions} transactions`);
       await inject(f);
     }
+    const onAbort = (): void => workload?.stop();
+    o.signal?.addEventListener('abort', onAbort);
+    if (o.signal?.aborted) onAbort();
     const stats = await wl;
+    if (o.signal?.aborted) log(`interrupted: workload stopped after ${stats.changes} of ${o.changes} changes, ${injections.length} of ${faults.length} faults; checking what was written`);
     log(`workload done: ${JSON.stringify(stats)}`);
 
     // Settle: every target equal, or time out and report the differences.
@@ -269,7 +280,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     const topicAudit = await checkAuditTopic(`${p.prefix}.${p.schema}.audit`, reports[0]?.audit.sourceCount ?? 0);
     await db.end();
     const ok = reports.every((r) => r.ok) && topicAudit.ok;
-    result = { ok, injections, unexpectedExits, reports, topicAudit, workload: stats, seconds: (Date.now() - t0) / 1000 };
+    result = { ok, injections, unexpectedExits, reports, topicAudit, workload: stats, seconds: (Date.now() - t0) / 1000, interrupted: o.signal?.aborted ?? false };
     return result;
   } finally {
     stopping = true;
@@ -377,6 +388,6 @@ export function formatResult(r: FaultResult): string {
   for (const rep of r.reports) lines.push(formatReport(rep).replace(/^/gm, '  '));
   const a = r.topicAudit;
   lines.push(`  audit topic (read_committed): ${a.records} records, ${a.distinct} distinct ids, ${a.duplicates} duplicates, ${a.missing} missing${a.firstProblems.length ? `: ${a.firstProblems.join(', ')}` : ''}`);
-  lines.push(`== ${r.ok ? 'PASS' : 'FAIL'} in ${r.seconds.toFixed(0)}s`);
+  lines.push(`== ${r.ok ? 'PASS' : 'FAIL'} in ${r.seconds.toFixed(0)}s${r.interrupted ? ' (interrupted early: fewer changes and faults than asked for)' : ''}`);
   return lines.join('\n');
 }
