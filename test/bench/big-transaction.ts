@@ -20,7 +20,7 @@ import { TestPipeline } from '../support/pipeline.js';
 import { testKafka } from '../support/kafka.js';
 import { ROOT } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { q } from '../support/postgres.js';
+import { pgConnect, q } from '../support/postgres.js';
 
 const rows = Number(process.argv[2] ?? 10_000_000);
 if (!Number.isInteger(rows) || rows < 1) {
@@ -46,9 +46,13 @@ async function main(): Promise<void> {
   const topic = tableTopic(p.prefix, p.schema, 't');
   const consumer = kafka.consumer({ groupId: `walrelay-bench-${randomUUID()}`, readUncommitted: false, allowAutoTopicCreation: false, maxBytes: 32 * 1024 * 1024 });
   let sampler: NodeJS.Timeout | undefined;
+  let dbBroken = false;
   try {
     await p.setup((s) => [`CREATE TABLE ${s}.t (id int8 PRIMARY KEY, v int4 NOT NULL)`]);
-    p.db.on('error', (e) => process.stderr.write(`big-transaction: PostgreSQL connection error: ${e.message}\n`));
+    p.db.on('error', (e) => {
+      dbBroken = true;
+      process.stderr.write(`big-transaction: PostgreSQL connection error: ${e.message}\n`);
+    });
     p.capture('t');
     const source = p.startSource({ WALRELAY_TX_MAX_DELAY_MS: '100' }, 'bench-source');
     const pid = source.child.pid!;
@@ -136,6 +140,11 @@ async function main(): Promise<void> {
   } finally {
     if (sampler) clearInterval(sampler);
     await consumer.disconnect().catch(() => undefined);
+    // PostgreSQL may have restarted meanwhile: clean up (above all, drop the slot) on a new connection.
+    if (dbBroken) {
+      await p.db.end().catch(() => undefined);
+      p.db = await waitFor('PostgreSQL for the cleanup', () => pgConnect().catch(() => undefined), { timeoutMs: 120_000, intervalMs: 1_000 });
+    }
     await p.cleanup();
     // The topics hold N records: remove them.
     await admin.connect().catch(() => undefined);
