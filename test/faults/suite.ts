@@ -137,6 +137,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
   const procs = new Map<string, RunningProcess>();
   const expectedExit = new Set<RunningProcess>();
   let stopping = false;
+  let injectionFailures = 0;
 
   const start = (role: Role, name: string = role): RunningProcess => {
     let proc: RunningProcess;
@@ -182,7 +183,18 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
       await sh('bash', ['scripts/services.sh', 'up', 'kafka']);
       detail = `broker pid ${before} → ${readFileSync(pidFile, 'utf8').trim()} (services.sh down kafka; up kafka)`;
     } else if (fault === 'restart postgresql') {
-      await sh('pg_ctlcluster', ['--skip-systemctl-redirect', pgVersion(), 'main', 'restart']);
+      // Fast shutdown waits for every walsender to send what it has decoded; one busy with a
+      // huge transaction (anyone's slot) can outlast pg_ctl's wait, and pg_ctl then gives up
+      // between stop and start. Allow 5 minutes and make sure the cluster is started again.
+      const v = pgVersion();
+      try {
+        await sh('pg_ctlcluster', ['--skip-systemctl-redirect', v, 'main', 'restart', '-m', 'fast', '--', '-t', '300'], 400_000);
+      } catch (e) {
+        log(`pg_ctlcluster restart failed (${(e as Error).message.split('\n').slice(-2).join(' ').trim()}); waiting for the shutdown to finish, then starting the cluster`);
+        const downBy = Date.now() + 300_000;
+        while (Date.now() < downBy && (await sh('pg_ctlcluster', [v, 'main', 'status']).then(() => true, () => false))) await sleep(1000);
+        await sh('pg_ctlcluster', ['--skip-systemctl-redirect', v, 'main', 'start']).catch((err: Error) => log(`pg_ctlcluster start: ${err.message}`));
+      }
       await waitPort(async () => {
         const c = await pgConnect();
         await c.end();
@@ -192,7 +204,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
       p.db = await pgConnect();
       p.db.on('error', () => undefined);
       await old.end().catch(() => undefined);
-      detail = `pg_ctlcluster ${pgVersion()} main restart`;
+      detail = `pg_ctlcluster ${v} main restart -m fast`;
     } else if (fault === 'restart mariadb') {
       await sh('mysqladmin', ['-uroot', 'shutdown']);
       await sh('start-stop-daemon', ['--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd']);
@@ -256,7 +268,14 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
       if (o.signal?.aborted) break;
       await sleep(o.gapSeconds * 1000);
       log(`workload progress: ${workload.stats.changes}/${o.changes} changes, ${workload.stats.transactions} transactions`);
-      await inject(f);
+      try {
+        await inject(f);
+      } catch (e) {
+        const note = `${since()} injecting "${f}" failed: ${(e as Error).message.split('\n')[0]}`;
+        unexpectedExits.push(note);
+        injectionFailures++;
+        log(note);
+      }
     }
     const onAbort = (): void => workload?.stop();
     o.signal?.addEventListener('abort', onAbort);
@@ -279,7 +298,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     log(`targets ${reports.every((r) => r.ok) ? 'caught up' : 'did NOT catch up'} ${since()}`);
     const topicAudit = await checkAuditTopic(`${p.prefix}.${p.schema}.audit`, reports[0]?.audit.sourceCount ?? 0);
     await db.end();
-    const ok = reports.every((r) => r.ok) && topicAudit.ok;
+    const ok = reports.every((r) => r.ok) && topicAudit.ok && injectionFailures === 0;
     result = { ok, injections, unexpectedExits, reports, topicAudit, workload: stats, seconds: (Date.now() - t0) / 1000, interrupted: o.signal?.aborted ?? false };
     return result;
   } finally {
@@ -287,6 +306,15 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     workload?.stop();
     await Promise.all([...procs.values()].map((x) => x.stop(15_000)));
     if (!o.keep || result?.ok) {
+      // A fresh connection: the harness's may have died with an injected restart.
+      const old = p.db;
+      try {
+        p.db = await pgConnect();
+        p.db.on('error', () => undefined);
+      } catch (e) {
+        log(`cleanup: PostgreSQL unreachable (${(e as Error).message}); drop slot ${p.slot} by hand`);
+      }
+      await old?.end().catch(() => undefined);
       await p.cleanup().catch((e: Error) => log(`cleanup: ${e.message}`));
       const admin = await mysql.createConnection({ uri: MYSQL_URL }).catch(() => undefined);
       await admin?.query(`DROP DATABASE IF EXISTS \`${mysqlDb}\``).catch(() => undefined);
