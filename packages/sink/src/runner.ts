@@ -57,6 +57,8 @@ export class SinkRunner {
   readonly #tables = new Map<string, { target: TargetTable; schemaId: number; columns: Set<string> }>();
   readonly #owners = new Map<string, string>();
   readonly #ddl = new Map<string, Promise<void>>();
+  /** Settles when the offsets stored in the target for the current assignment are loaded. */
+  #assignmentLoaded: Promise<void> = Promise.resolve();
   #stopRequested = false;
   #crash: ((e: Error) => void) | undefined;
   #closers: (() => Promise<void>)[] = [];
@@ -173,7 +175,10 @@ export class SinkRunner {
     failed.catch(() => undefined);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assignment = (e.payload as { memberAssignment: Record<string, number[]> }).memberAssignment;
-      this.#onAssignment(consumer, assignment).catch((err: unknown) => this.#crash?.(err as Error));
+      // kafkajs does not wait for this handler: batches of the new assignment wait for it
+      // instead (#eachBatch), so none is applied before the target's offsets are known.
+      this.#assignmentLoaded = this.#onAssignment(consumer, assignment);
+      this.#assignmentLoaded.catch((err: unknown) => this.#crash?.(err as Error));
     });
     try {
       await consumer.connect();
@@ -288,6 +293,7 @@ export class SinkRunner {
     this.#metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     const max = this.#config.batch.maxRecords;
     let messages = batch.messages;
+    await this.#assignmentLoaded;
     const applied = this.#applied.get(tp);
     if (applied !== undefined) messages = messages.filter((m) => BigInt(m.offset) >= applied);
     if (messages.length === 0) {
