@@ -18,7 +18,7 @@ import { ROOT, type RunningProcess } from '../support/processes.js';
  * npm run bench [-- --size S] [--tx T] [--rate R] [--latency-seconds D]
  *
  * Workload: one table of narrow-ish rows (int8 key, int4, int8, 100-char text, timestamptz,
- * numeric(12,2), bool), N = 50,000 × size inserts in transactions of T rows (100% inserts),
+ * numeric(12,2), bool), N = 200,000 × size inserts in transactions of T rows (100% inserts),
  * and for latency a second table with 1-row transactions at a fixed offered rate.
  *
  * Measures:
@@ -44,7 +44,7 @@ const { values: args } = parseArgs({
   },
 });
 const SIZE = Number(args.size);
-const N = Math.round(50_000 * SIZE);
+const N = Math.round(200_000 * SIZE);
 const T = Number(args.tx);
 const RATE = Number(args.rate);
 const LAT_SECONDS = Number(args['latency-seconds']);
