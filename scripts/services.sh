@@ -2,7 +2,7 @@
 # walrelay local services, no Docker needed:  scripts/services.sh up|down|status [service...]
 #
 #   postgres  the machine's PostgreSQL cluster, reconfigured for logical replication   127.0.0.1:5432
-#   mariadb   the machine's MariaDB, with database walrelay_test and user walrelay     127.0.0.1:3306
+#   mariadb   the machine's MariaDB, databases walrelay and walrelay_test, user walrelay    127.0.0.1:3306
 #   kafka     Apache Kafka 4.1.1, KRaft combined broker+controller, jars from Maven    127.0.0.1:9092 (controller 9093)
 #   registry  Apicurio Registry 3.0.9 (in-memory), Confluent API at /apis/ccompat/v7  127.0.0.1:8081
 #
@@ -202,6 +202,7 @@ mariadb_up() {
   fi
   mariadb_root <<SQL
 CREATE DATABASE IF NOT EXISTS \`$MARIADB_DB\`;
+CREATE DATABASE IF NOT EXISTS \`walrelay\`;
 CREATE USER IF NOT EXISTS '$MARIADB_USER'@'127.0.0.1' IDENTIFIED BY '$MARIADB_PASSWORD';
 CREATE USER IF NOT EXISTS '$MARIADB_USER'@'localhost' IDENTIFIED BY '$MARIADB_PASSWORD';
 GRANT ALL PRIVILEGES ON \`walrelay%\`.* TO '$MARIADB_USER'@'127.0.0.1';
