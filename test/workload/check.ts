@@ -52,7 +52,8 @@ async function* pgPages(db: pg.Client, schema: string, table: string, cols: read
   await db.query("SET IntervalStyle = 'iso_8601'; SET TimeZone = 'UTC'; SET extra_float_digits = 3");
   for (;;) {
     const r: pg.QueryArrayResult = await db.query({
-      text: `SELECT ${cols.map(pgExpr).join(', ')} FROM ${q(schema)}.${q(table)} ${last === null ? '' : `WHERE ${q(key.name)} > ${last}`} ORDER BY ${q(key.name)} LIMIT ${page}`,
+      // Qualified key: a bare ORDER BY name would sort by the select list's text cast of it.
+      text: `SELECT ${cols.map(pgExpr).join(', ')} FROM ${q(schema)}.${q(table)} t ${last === null ? '' : `WHERE t.${q(key.name)} > ${last}`} ORDER BY t.${q(key.name)} LIMIT ${page}`,
       rowMode: 'array',
     });
     const ki = cols.indexOf(key);
