@@ -1,5 +1,5 @@
 import { ApplyError, ConfigError, ConnectionError, ValueError, WalrelayError, errorMessage, type Logger, type SchemaColumn } from '@walrelay/core';
-import { lsnFromSigned, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
+import { checkFence, lsnFromSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import sql from 'mssql';
 import type { ConnectionPool, ISqlType, Transaction, config as MssqlConfig } from 'mssql';
 import { planApply, type Param, type ParamKind, type PlannedRequest } from './plan.js';
@@ -293,6 +293,18 @@ export class MssqlTarget implements TargetDriver {
       await tx.begin();
       // Any error aborts the whole transaction (and the #temp tables it created).
       await new sql.Request(tx).batch('SET XACT_ABORT ON');
+      for (const o of batch.offsets) {
+        if (o.expectedFrom === undefined) continue;
+        const fence = new sql.Request(tx);
+        fence.input('group', sql.NVarChar(255), o.groupId);
+        fence.input('topic', sql.NVarChar(255), o.topic);
+        fence.input('partition', sql.Int, o.partition);
+        const res = await fence.query(
+          `SELECT CAST([next_offset] AS VARCHAR(20)) AS n FROM ${qualified(this.schema, this.offsetsTable)} WITH (UPDLOCK, HOLDLOCK) WHERE [group_id] = @group AND [topic] = @topic AND [kafka_partition] = @partition`,
+        );
+        const row = res.recordset[0] as { n: string } | undefined;
+        checkFence(o, row ? BigInt(row.n) : null);
+      }
       for (const r of requests) {
         const request = new sql.Request(tx);
         for (const p of r.params) request.input(p.name, sqlType(p.kind), p.value);
@@ -305,6 +317,7 @@ export class MssqlTarget implements TargetDriver {
       await tx.commit();
     } catch (error) {
       if (tx) await tx.rollback().catch(() => undefined); // already rolled back by XACT_ABORT: ignore
+      if (error instanceof StaleBatchError) throw error;
       throw classifyMssqlError(error, context, this.parsed.password);
     }
   }

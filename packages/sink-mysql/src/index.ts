@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, ConnectionError, ValueError, type Logger, type SchemaColumn } from '@walrelay/core';
-import { lsnFromSigned, lsnToSigned, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
+import { checkFence, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, PoolOptions, RowDataPacket } from 'mysql2/promise';
 import {
@@ -330,9 +330,21 @@ export class MysqlTarget implements TargetDriver {
     let broken = false;
     try {
       await conn.beginTransaction();
+      for (const o of batch.offsets) {
+        if (o.expectedFrom === undefined) continue;
+        const [rows] = await conn.query<RowDataPacket[]>(
+          `SELECT CAST(\`next_offset\` AS CHAR) AS n FROM ${quoteIdent(this.offsetsTable)} WHERE \`group_id\` = ? AND \`topic\` = ? AND \`kafka_partition\` = ? FOR UPDATE`,
+          [o.groupId, o.topic, o.partition],
+        );
+        checkFence(o, rows[0] ? BigInt(String(rows[0].n)) : null);
+      }
       for (const s of statements) await conn.query(s.sql, s.params);
       await conn.commit();
     } catch (error) {
+      if (error instanceof StaleBatchError) {
+        await conn.rollback().catch(() => undefined);
+        throw error;
+      }
       broken = isConnectionLoss(error);
       if (!broken) {
         try {

@@ -9,6 +9,8 @@ import {
   type SchemaColumn,
 } from '@walrelay/core';
 import {
+  checkFence,
+  StaleBatchError,
   arrayJson,
   bytesValue,
   chunkSizes,
@@ -215,6 +217,7 @@ export class SqliteTarget implements TargetDriver {
     try {
       return fn(this.database);
     } catch (error) {
+      if (error instanceof StaleBatchError) throw error;
       throw classifySqliteError(error, context);
     }
   }
@@ -297,6 +300,15 @@ export class SqliteTarget implements TargetDriver {
       // IMMEDIATE takes the write lock up front: no SQLITE_BUSY half-way through the batch.
       db
         .transaction(() => {
+          for (const o of batch.offsets) {
+            if (o.expectedFrom === undefined) continue;
+            const row = this.statement(
+              `SELECT "next_offset" AS n FROM ${quoteIdent(this.offsetsTable)} WHERE "group_id" = ? AND "topic" = ? AND "kafka_partition" = ?`,
+            )
+              .safeIntegers(true)
+              .get(o.groupId, o.topic, o.partition) as { n: bigint } | undefined;
+            checkFence(o, row ? row.n : null);
+          }
           for (const s of statements) this.statement(s.sql).run(...s.params);
         })
         .immediate(),

@@ -24,7 +24,7 @@ import type { SinkConfig } from './config.js';
 import { RecordDecoder, TRUNCATE_HEADER, TRUNCATE_ID_HEADER, type DecodedRecord } from './record-decoder.js';
 import { coalesce, type TableChange } from './coalesce.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
-import type { ApplyStep, StoredOffset, TargetDriver, TargetTable } from './target.js';
+import { StaleBatchError, type ApplyStep, type StoredOffset, type TargetDriver, type TargetTable } from './target.js';
 
 export type SinkState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -310,7 +310,20 @@ export class SinkRunner {
       if (barrier > 0) end = i + barrier;
       if (barrier !== 0) {
         const chunk = messages.slice(i, end);
-        await this.#applyChunk(batch.topic, batch.partition, chunk, heartbeat);
+        try {
+          await this.#applyChunk(batch.topic, batch.partition, chunk, heartbeat);
+        } catch (e) {
+          if (!(e instanceof StaleBatchError)) throw e;
+          // Another process owns this partition now (a rebalance this one has not seen yet):
+          // drop the batch; the next assignment seeks to the target's offset.
+          this.#log.warn({ topic: batch.topic, partition: batch.partition, err: e.message }, 'stale batch dropped');
+          const stored = (await this.#driver.loadOffsets(this.#config.groupId)).find((o) => o.topic === batch.topic && o.partition === batch.partition);
+          if (stored) {
+            this.#applied.set(tp, stored.nextOffset);
+            this.#consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: stored.nextOffset.toString() });
+          }
+          return;
+        }
         resolveOffset((chunk[chunk.length - 1] as KafkaMessage).offset);
         await heartbeat();
         i = end;
@@ -461,8 +474,16 @@ export class SinkRunner {
       changes.push({ kind: 'change', key: r.key, envelope: r.envelope });
       counts.set(r.envelope.op, (counts.get(r.envelope.op) ?? 0) + 1);
     }
+    const first = decoded[0]?.message.offset;
     const offsets: StoredOffset[] = [
-      { groupId: this.#config.groupId, topic, partition, nextOffset, sourceLsn: lastLsn(decoded) },
+      {
+        groupId: this.#config.groupId,
+        topic,
+        partition,
+        nextOffset,
+        sourceLsn: lastLsn(decoded),
+        ...(first !== undefined ? { expectedFrom: BigInt(first) } : {}),
+      },
     ];
     const known = this.#tables.get(topic);
     if (!shape) {

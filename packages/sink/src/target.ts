@@ -1,4 +1,21 @@
-import type { SchemaColumn, TableShape } from '@walrelay/core';
+import { WalrelayError, type SchemaColumn, type TableShape } from '@walrelay/core';
+
+/** A batch another consumer of the group has already applied past: dropped, never committed. */
+export class StaleBatchError extends WalrelayError {
+  constructor(topic: string, partition: number, stored: bigint, expectedFrom: bigint) {
+    super('STALE_BATCH', `${topic}/${partition}: the target is already at offset ${stored}, past this batch's start ${expectedFrom} (another sink process owns the partition now)`, {
+      retriable: false,
+      details: { topic, partition, stored: stored.toString(), expectedFrom: expectedFrom.toString() },
+    });
+  }
+}
+
+/** The check every driver runs inside the apply transaction (see StoredOffset.expectedFrom). */
+export function checkFence(offset: StoredOffset, stored: bigint | null | undefined): void {
+  if (offset.expectedFrom !== undefined && stored !== null && stored !== undefined && stored > offset.expectedFrom) {
+    throw new StaleBatchError(offset.topic, offset.partition, stored, offset.expectedFrom);
+  }
+}
 
 /**
  * The contract between the dialect-agnostic sink runtime and one target database.
@@ -39,6 +56,13 @@ export interface StoredOffset {
   readonly nextOffset: bigint;
   /** Commit LSN of the last applied change from PostgreSQL, when known. */
   readonly sourceLsn: bigint | null;
+  /**
+   * Fencing: the first Kafka offset of the batch. Inside the transaction, before any step,
+   * the driver locks this row and throws a StaleBatchError when the stored next offset is
+   * already beyond it — another consumer (after a rebalance) applied past the start of this
+   * batch, and a late commit of it would undo newer changes.
+   */
+  readonly expectedFrom?: bigint;
 }
 
 /** Everything one target transaction does: the table's steps in order, then the offsets. */
