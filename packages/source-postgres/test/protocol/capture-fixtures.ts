@@ -268,7 +268,7 @@ async function main(): Promise<void> {
     if (maxPrepared === 0) {
       console.log('max_prepared_transactions = 0: no two-phase fixtures (hand-built in the tests instead)');
     } else {
-      console.log(`max_prepared_transactions = ${maxPrepared}: two-phase capture is not implemented yet; hand-built in the tests`);
+      console.log(`max_prepared_transactions = ${maxPrepared}: this script does not capture two-phase messages; the tests hand-build them`);
     }
   } finally {
     await cleanup();
