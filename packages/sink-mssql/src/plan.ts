@@ -8,7 +8,9 @@ import {
   decimalText,
   finiteFloat,
   int64Value,
+  booleanValue,
   intValue,
+  isNullParam,
   lsnToSigned,
   stringValue,
   timeText,
@@ -91,15 +93,10 @@ const MAX_TIME = 86_399_999_999n;
 /** One decoded value → the parameter value for its SQL Server column. */
 export function mssqlParam(col: SchemaColumn, value: unknown, table: string): unknown {
   const where = columnRef(table, col.name);
-  if (value === null || value === undefined) {
-    if (col.key !== null) throw new ValueError(`${where}: key column is null`, { details: { column: where } });
-    return null;
-  }
+  if (isNullParam(col.key, value, where)) return null;
   switch (col.kind) {
     case 'boolean':
-      if (typeof value === 'boolean') return value;
-      if (value === 0 || value === 1) return value === 1;
-      throw new ValueError(`${where}: expected a boolean, got ${typeof value}`, { details: { column: where } });
+      return booleanValue(value, where);
     case 'int16':
       return intValue(value, where, 16);
     case 'int32':

@@ -7,7 +7,9 @@ import {
   decimalText,
   finiteFloat,
   int64Value,
+  booleanValue,
   intValue,
+  isNullParam,
   stringValue,
   timeText,
   timestampText,
@@ -17,15 +19,10 @@ import { decimalFits } from './sql.js';
 /** One decoded value → the parameter mysql2 binds (escapes client-side) for its MySQL column. */
 export function mysqlParam(col: SchemaColumn, value: unknown, table: string): unknown {
   const where = columnRef(table, col.name);
-  if (value === null || value === undefined) {
-    if (col.key !== null) throw new ValueError(`${where}: key column is null`, { details: { column: where } });
-    return null;
-  }
+  if (isNullParam(col.key, value, where)) return null;
   switch (col.kind) {
     case 'boolean':
-      if (typeof value === 'boolean') return value;
-      if (value === 0 || value === 1) return value === 1;
-      throw new ValueError(`${where}: expected a boolean, got ${typeof value}`, { details: { column: where } });
+      return booleanValue(value, where);
     case 'int16':
       return intValue(value, where, 16);
     case 'int32':

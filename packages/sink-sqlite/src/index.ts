@@ -17,7 +17,9 @@ import {
   columnRef,
   dateText,
   int64Value,
+  booleanValue,
   intValue,
+  isNullParam,
   lsnFromSigned,
   lsnToSigned,
   stringValue,
@@ -79,15 +81,10 @@ export function sqlitePath(url: string): string {
 /** One decoded value → what better-sqlite3 binds for its SQLite column. */
 export function sqliteParam(col: SchemaColumn, value: unknown, table: string): unknown {
   const where = columnRef(table, col.name);
-  if (value === null || value === undefined) {
-    if (col.key !== null) throw new ValueError(`${where}: key column is null`, { details: { column: where } });
-    return null;
-  }
+  if (isNullParam(col.key, value, where)) return null;
   switch (col.kind) {
     case 'boolean':
-      if (typeof value === 'boolean') return value ? 1 : 0;
-      if (value === 0 || value === 1) return value;
-      throw new ValueError(`${where}: expected a boolean, got ${typeof value}`, { details: { column: where } });
+      return booleanValue(value, where) ? 1 : 0;
     case 'int16':
       return intValue(value, where, 16);
     case 'int32':

@@ -180,6 +180,23 @@ export function intValue(value: unknown, where: string, bits: 16 | 32): number {
   return n;
 }
 
+/**
+ * The shared start of every dialect's parameter conversion: true when the value is SQL
+ * NULL (a ValueError for a key column, which can never be null), false otherwise.
+ */
+export function isNullParam(key: number | null, value: unknown, where: string): boolean {
+  if (value !== null && value !== undefined) return false;
+  if (key !== null) throw new ValueError(`${where}: key column is null`, { details: { column: where } });
+  return true;
+}
+
+/** A boolean value (Avro boolean; 0/1 accepted). */
+export function booleanValue(value: unknown, where: string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 0 || value === 1) return value === 1;
+  throw new ValueError(`${where}: expected a boolean, got ${typeof value}`, { details: { column: where } });
+}
+
 export function bytesValue(value: unknown, where: string): Buffer {
   if (Buffer.isBuffer(value)) return value;
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
