@@ -104,6 +104,23 @@ describe('pipeline into SQLite', () => {
     assert.equal(r.sourceRows, 1);
   });
 
+  test('many truncates between writes on every partition: each is a barrier, its state stays two rows per partition', async () => {
+    const s = `"${p.schema}"`;
+    for (let round = 0; round < 40; round++) {
+      const base = 1000 + round * 100;
+      await p.db.query(`INSERT INTO ${s}.composite (a, b, val) SELECT g, 'r${round}', 'before' FROM generate_series(${base}, ${base + 29}) g`);
+      await p.db.query(`TRUNCATE ${s}.composite`);
+      await p.db.query(`INSERT INTO ${s}.composite (a, b, val) SELECT g, 'r${round}', 'after' FROM generate_series(${base + 50}, ${base + 50 + (round % 7)}) g`);
+    }
+    const r = await p.waitConsistent('composite', rows('composite'));
+    assert.equal(r.sourceRows, 39 % 7 + 1, 'only the rows written after the last truncate remain');
+    const db = new Database(file, { readonly: true });
+    const barrierRows = db.prepare("SELECT topic, kafka_partition AS p FROM walrelay_offsets WHERE topic LIKE '\\_\\_walrelay\\_truncate%' ESCAPE '\\'").all() as { topic: string }[];
+    db.close();
+    // composite has had 41 truncates over its 3 partitions: an arrival and a done row per partition.
+    assert.equal(barrierRows.length, 6, JSON.stringify(barrierRows));
+  });
+
   test('offsets are stored in the target with the source LSN', async () => {
     const db = new Database(file, { readonly: true });
     const offsets = db.prepare('SELECT * FROM walrelay_offsets').safeIntegers(true).all() as { next_offset: bigint; source_lsn: bigint | null }[];

@@ -21,7 +21,7 @@ import {
   type TableShape,
 } from '@walrelay/core';
 import type { SinkConfig } from './config.js';
-import { RecordDecoder, TRUNCATE_HEADER, TRUNCATE_ID_HEADER, type DecodedRecord } from './record-decoder.js';
+import { RecordDecoder, TRUNCATE_HEADER, type DecodedRecord } from './record-decoder.js';
 import { coalesce, type TableChange } from './coalesce.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { StaleBatchError, type ApplyStep, type StoredOffset, type TargetDriver, type TargetTable } from './target.js';
@@ -64,6 +64,8 @@ export class SinkRunner {
   #closers: (() => Promise<void>)[] = [];
   /** Partitions paused before a truncate marker, until every partition reached it. */
   readonly #waiting = new Map<string, { topic: string; partition: number; marker: KafkaMessage }>();
+  /** A barrier check is running (see #pollWaiting). */
+  #checking = false;
 
   constructor(config: SinkConfig, driver: TargetDriver, log: Logger, registry: Registry) {
     this.#config = config;
@@ -203,14 +205,7 @@ export class SinkRunner {
         .catch((e: unknown) => this.#log.debug({ err: errorMessage(e) }, 'topic refresh failed'));
     }, cfg.topicRefreshMs);
     this.#closers.push(async () => clearInterval(watcher));
-    let checking = false;
-    const barrierTimer = setInterval(() => {
-      if (checking || this.#waiting.size === 0) return;
-      checking = true;
-      this.#checkWaiting()
-        .catch((e: unknown) => this.#log.warn({ err: errorMessage(e) }, 'truncate barrier check failed'))
-        .finally(() => (checking = false));
-    }, 250);
+    const barrierTimer = setInterval(() => this.#pollWaiting(), 250);
     this.#closers.push(async () => {
       clearInterval(barrierTimer);
       this.#waiting.clear();
@@ -349,48 +344,90 @@ export class SinkRunner {
 
   /**
    * A truncate of a table whose topic has N > 1 partitions reaches the sink as N
-   * markers, one per partition, each after that partition's earlier changes. Each
-   * partition records its arrival in walrelay_offsets (a row per partition under a
-   * name derived from the truncate) and stops before its marker. When all N have
-   * arrived, the table is truncated together with a "done" row, and every partition
-   * consumes its marker and goes on. No partition applies a change written after the
-   * truncate before the truncate is applied, so nothing is lost and nothing survives
-   * that should not. Works across sink processes: the state is in the target.
+   * markers, one per partition, each after that partition's earlier changes. No
+   * partition may apply a change written after the truncate before the truncate is
+   * applied, and none of the changes before it may be applied after it.
+   *
+   * The state lives in the target's walrelay_offsets, in two fixed rows per partition
+   * of the topic (so it works across sink processes and never accumulates):
+   * - arrival row p (`__walrelay_truncate:<topic hash>`): marker offset + 1 of the last
+   *   marker partition p stopped at;
+   * - done row p (`__walrelay_truncate_done:<topic hash>`): partition p may pass every
+   *   marker below this offset.
+   * A partition at marker m records its arrival and stops. When every partition q has
+   * arrived past its done row (arrival_q > done_q), the last to arrive truncates the
+   * table and sets done_q = arrival_q for all q in the same transaction, fenced on the
+   * done rows it read, so two processes deciding at once cannot truncate twice. A
+   * partition passes its marker once done_p > m.
    */
-  async #truncateBarrier(topic: string, partition: number, marker: KafkaMessage, arrive: boolean): Promise<'waiting' | 'done'> {
+  async #truncateBarrier(topic: string, partition: number, marker: KafkaMessage, arrive: boolean, known?: readonly StoredOffset[]): Promise<'waiting' | 'done'> {
     const n = barrierPartitions(marker);
-    const id = header(marker, TRUNCATE_ID_HEADER) ?? `offset${marker.offset}`;
-    const barrierTopic = `__walrelay_truncate:${createHash('sha1').update(topic).digest('hex').slice(0, 16)}:${id}`;
+    const { arrivalTopic, doneTopic } = barrierTopics(topic);
     const groupId = this.#config.groupId;
+    const reached = BigInt(marker.offset) + 1n;
+    const noop = async (): Promise<void> => undefined;
+    if (arrive) {
+      try {
+        await this.#withRetry(
+          () => this.#driver.apply({ table: NO_TABLE, steps: [], offsets: [{ groupId, topic: arrivalTopic, partition, nextOffset: reached, sourceLsn: null, expectedFrom: reached }] }),
+          noop,
+        );
+      } catch (e) {
+        // A newer arrival is stored: another process owns this partition now and is past here.
+        if (e instanceof StaleBatchError) return 'waiting';
+        throw e;
+      }
+      known = undefined;
+    }
+    const rows = known ?? (await this.#driver.loadOffsets(groupId));
+    const arrival = new Map<number, bigint>();
+    const done = new Map<number, bigint>();
+    for (const o of rows) {
+      if (o.topic === arrivalTopic) arrival.set(o.partition, o.nextOffset);
+      else if (o.topic === doneTopic) done.set(o.partition, o.nextOffset);
+    }
+    if ((done.get(partition) ?? 0n) >= reached) return 'done';
+    for (let q = 0; q < n; q++) {
+      if ((arrival.get(q) ?? 0n) <= (done.get(q) ?? 0n)) return 'waiting';
+    }
+    // Every partition has reached this truncate: apply it, and release them all.
     const record = await (this.#decoder as RecordDecoder).decode(marker.key, marker.value, marker.headers);
     if (record.kind !== 'truncate') throw new DecodeError(`record ${topic}/${partition}@${marker.offset} has a truncate header but is not a truncate`);
     const target = await this.#ensureTable(topic, record.shape, record.schemaId);
-    const noop = async (): Promise<void> => undefined;
-    if (arrive) {
-      await this.#withRetry(
-        () => this.#driver.apply({ table: target, steps: [], offsets: [{ groupId, topic: barrierTopic, partition, nextOffset: 1n, sourceLsn: record.envelope.source.lsn }] }),
-        noop,
-      );
-    }
-    const rows = (await this.#driver.loadOffsets(groupId)).filter((o) => o.topic === barrierTopic);
-    if (rows.some((o) => o.partition === n)) return 'done';
-    const arrived = new Set(rows.filter((o) => o.partition < n).map((o) => o.partition));
-    if (arrived.size < n) return 'waiting';
     const steps: ApplyStep[] = this.#config.truncate === 'apply' ? [{ kind: 'truncate' }] : [];
-    await this.#withRetry(
-      () => this.#driver.apply({ table: target, steps, offsets: [{ groupId, topic: barrierTopic, partition: n, nextOffset: 1n, sourceLsn: record.envelope.source.lsn }] }),
-      noop,
-    );
+    const release: StoredOffset[] = [];
+    for (let q = 0; q < n; q++) {
+      release.push({ groupId, topic: doneTopic, partition: q, nextOffset: arrival.get(q) as bigint, sourceLsn: record.envelope.source.lsn, expectedFrom: done.get(q) ?? 0n });
+    }
+    try {
+      await this.#withRetry(() => this.#driver.apply({ table: target, steps, offsets: release }), noop);
+    } catch (e) {
+      // Another process released this truncate first (it applied it): re-read.
+      if (e instanceof StaleBatchError) return this.#truncateBarrier(topic, partition, marker, false);
+      throw e;
+    }
     this.#metrics.applied.inc({ table: target.name, op: 't' });
     this.#log.info({ table: target.name, partitions: n }, 'every partition reached the truncate: table truncated');
+    // Release this process's own waiting partitions of the topic now rather than on the next poll.
+    queueMicrotask(() => this.#pollWaiting());
     return 'done';
   }
 
-  /** Resumes paused partitions whose truncate is done. */
+  /** Checks the waiting partitions (at most one check at a time); resumes those whose truncate is done. */
+  #pollWaiting(): void {
+    if (this.#checking || this.#waiting.size === 0) return;
+    this.#checking = true;
+    this.#checkWaiting()
+      .catch((e: unknown) => this.#log.warn({ err: errorMessage(e) }, 'truncate barrier check failed'))
+      .finally(() => (this.#checking = false));
+  }
+
+  /** Resumes paused partitions whose truncate is done (one offsets read for all of them). */
   async #checkWaiting(): Promise<void> {
+    const rows = await this.#driver.loadOffsets(this.#config.groupId);
     for (const [key, w] of [...this.#waiting]) {
-      const state = await this.#truncateBarrier(w.topic, w.partition, w.marker, false);
-      if (state === 'done') {
+      const state = await this.#truncateBarrier(w.topic, w.partition, w.marker, false, rows);
+      if (state === 'done' && this.#waiting.get(key) === w) {
         this.#waiting.delete(key);
         this.#consumer?.resume([{ topic: w.topic, partitions: [w.partition] }]);
       }
@@ -400,7 +437,7 @@ export class SinkRunner {
   async #saveOffsetOnly(topic: string, partition: number, nextOffset: bigint, sourceLsn: bigint | null): Promise<void> {
     const known = this.#tables.get(topic);
     await this.#driver.apply({
-      table: known?.target ?? { name: '', shape: { schema: '', table: '', columns: [] } },
+      table: known?.target ?? NO_TABLE,
       steps: [],
       offsets: [{ groupId: this.#config.groupId, topic, partition, nextOffset, sourceLsn }],
     });
@@ -629,6 +666,15 @@ function header(m: KafkaMessage, name: string): string | undefined {
   if (v === undefined || v === null) return undefined;
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
+
+/** The two walrelay_offsets row names of a topic's truncate barrier (see #truncateBarrier). */
+function barrierTopics(topic: string): { arrivalTopic: string; doneTopic: string } {
+  const hash = createHash('sha1').update(topic).digest('hex').slice(0, 16);
+  return { arrivalTopic: `__walrelay_truncate:${hash}`, doneTopic: `__walrelay_truncate_done:${hash}` };
+}
+
+/** Stands for "no table" in an apply that only writes offsets rows. */
+const NO_TABLE: TargetTable = { name: '', shape: { schema: '', table: '', columns: [] } };
 
 /** Partitions a truncate marker was written to (0 when the record is not a marker). */
 function barrierPartitions(m: KafkaMessage): number {
