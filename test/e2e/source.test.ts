@@ -1,12 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { tableTopic } from '@walrelay/core';
+import kafkajs from 'kafkajs';
+import { checkpointTopic, tableTopic } from '@walrelay/core';
 import { uniqueName, KAFKA_BROKERS, PG_URL, REGISTRY_URL } from '../support/env.js';
 import { dropPgArtifacts, pgConnect, q } from '../support/postgres.js';
 import { startProcess, type RunningProcess } from '../support/processes.js';
-import { TopicCollector } from '../support/kafka.js';
+import { testKafka, TopicCollector } from '../support/kafka.js';
 import { waitFor } from '../support/wait.js';
+
+const { ConfigResourceTypes } = kafkajs;
 
 /**
  * walrelay-source against real PostgreSQL, Kafka and the registry: snapshot, then
@@ -164,6 +167,22 @@ describe('walrelay-source end to end', () => {
     const res = await fetch(`${REGISTRY_URL}/subjects/${encodeURIComponent(`${topic}-value`)}/versions`);
     const versions = (await res.json()) as number[];
     assert.ok(versions.length >= 2, `expected 2+ versions, got ${JSON.stringify(versions)}`);
+  });
+
+  test('topics are created compacted: table topics with a 7-day compaction lag, the checkpoint topic with hourly segments', async () => {
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [topic, checkpointTopic(prefix)].map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy', 'min.compaction.lag.ms', 'segment.ms'] })),
+      });
+      const config = (name: string) => Object.fromEntries((described.resources.find((r) => r.resourceName === name)?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
+      assert.deepEqual(config(topic), { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '604800000', 'segment.ms': '604800000' });
+      assert.deepEqual(config(checkpointTopic(prefix)), { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': '3600000' });
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   test('SIGTERM ends the source with exit code 0', async () => {

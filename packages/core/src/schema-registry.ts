@@ -109,6 +109,17 @@ export class SchemaRegistryClient {
     return parseJson<number[]>(answer.body, 'versions');
   }
 
+  /** The newest version registered under a subject (null when the subject does not exist). */
+  async latest(subject: string): Promise<{ id: number; schema: string } | null> {
+    const answer = await this.#request('GET', `subjects/${encodeURIComponent(subject)}/versions/latest`);
+    if (answer.status === 404) return null;
+    this.#expectOk(answer, `fetch the latest version of ${subject}`);
+    const body = parseJson<{ id?: unknown; schema?: unknown }>(answer.body, `latest version of ${subject}`);
+    if (typeof body.id !== 'number' || typeof body.schema !== 'string') throw new DecodeError(`schema registry answered the latest version of ${subject} without an id and schema: ${answer.body.slice(0, 300)}`);
+    this.#byId.set(body.id, Promise.resolve(body.schema));
+    return { id: body.id, schema: body.schema };
+  }
+
   close(): void {
     this.#agent.destroy();
   }

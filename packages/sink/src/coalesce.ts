@@ -4,6 +4,8 @@ import type { ApplyStep, RowValues } from './target.js';
 /** One decoded change of a table, in partition order. */
 export type TableChange =
   | { readonly kind: 'change'; readonly key: Record<string, unknown>; readonly envelope: ChangeEnvelope }
+  /** A tombstone: the row of this key is deleted. */
+  | { readonly kind: 'delete'; readonly key: Record<string, unknown> }
   | { readonly kind: 'truncate' };
 
 type Effect =
@@ -47,12 +49,12 @@ export function coalesce(shape: TableShape, changes: readonly TableChange[]): Ap
       steps.push({ kind: 'truncate' });
       continue;
     }
-    const env = ch.envelope;
     const k = keyText(ch.key, keyFields);
-    if (env.op === 'd') {
+    if (ch.kind === 'delete' || ch.envelope.op === 'd') {
       effects.set(k, { kind: 'delete', key: ch.key });
       continue;
     }
+    const env = ch.envelope;
     const after = env.after;
     if (!after) continue;
     const unchanged = env.unchanged_toast.length > 0 ? new Set(env.unchanged_toast) : null;

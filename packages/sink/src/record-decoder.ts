@@ -17,7 +17,8 @@ export const TRUNCATE_ID_HEADER = 'walrelay.truncate.id';
 export type DecodedRecord =
   | { readonly kind: 'change'; readonly schemaId: number; readonly shape: TableShape; readonly key: Record<string, unknown>; readonly envelope: ChangeEnvelope }
   | { readonly kind: 'truncate'; readonly schemaId: number; readonly shape: TableShape; readonly envelope: ChangeEnvelope }
-  | { readonly kind: 'tombstone' };
+  /** A null value: the key's row is gone (the change record before it may have been compacted away). */
+  | { readonly kind: 'tombstone'; readonly key: Record<string, unknown> | null };
 
 interface SchemaEntry {
   readonly type: avro.Type;
@@ -37,7 +38,7 @@ export class RecordDecoder {
   }
 
   async decode(key: Buffer | null, value: Buffer | null, headers: Record<string, unknown> | undefined): Promise<DecodedRecord> {
-    if (value === null || value.length === 0) return { kind: 'tombstone' };
+    if (value === null || value.length === 0) return { kind: 'tombstone', key: key && key.length > 0 ? await this.#key(key) : null };
     const v = unframe(value);
     const valueEntry = await this.#schema(v.schemaId, true);
     const envelope = decodeAvro(valueEntry.type, v.payload) as ChangeEnvelope;
@@ -47,11 +48,25 @@ export class RecordDecoder {
       return { kind: 'truncate', schemaId: v.schemaId, shape, envelope };
     }
     if (!key) throw new DecodeError(`change record without a key (op ${envelope.op})`);
+    return { kind: 'change', schemaId: v.schemaId, shape, key: await this.#key(key), envelope };
+  }
+
+  /**
+   * The table shape of the newest value schema of a topic's subject, or null when the
+   * registry has none (a topic read from its tombstones alone).
+   */
+  async latestShape(subject: string): Promise<{ schemaId: number; shape: TableShape } | null> {
+    const latest = await this.#registry.latest(subject);
+    if (!latest) return null;
+    return { schemaId: latest.id, shape: tableShapeFromValueSchema(latest.schema) };
+  }
+
+  async #key(key: Buffer): Promise<Record<string, unknown>> {
     const k = unframe(key);
     const keyEntry = await this.#schema(k.schemaId, false);
     const keyValue = decodeAvro(keyEntry.type, k.payload) as Record<string, unknown>;
     if (typeof keyValue !== 'object' || keyValue === null) throw new DecodeError(`key with schema id ${k.schemaId} is not a record`);
-    return { kind: 'change', schemaId: v.schemaId, shape, key: keyValue, envelope };
+    return keyValue;
   }
 
   #schema(id: number, isValue: boolean): Promise<SchemaEntry> {

@@ -15,6 +15,7 @@ import {
   tableTopic,
   tableTopicPattern,
   ValueError,
+  valueSubject,
   WalrelayError,
   type Logger,
   type Registry,
@@ -351,14 +352,19 @@ export class SinkRunner {
    * The state lives in the target's walrelay_offsets, in two fixed rows per partition
    * of the topic (so it works across sink processes and never accumulates):
    * - arrival row p (`__walrelay_truncate:<topic hash>`): marker offset + 1 of the last
-   *   marker partition p stopped at;
+   *   marker partition p stopped at, and that truncate's WAL position (its order);
    * - done row p (`__walrelay_truncate_done:<topic hash>`): partition p may pass every
    *   marker below this offset.
-   * A partition at marker m records its arrival and stops. When every partition q has
-   * arrived past its done row (arrival_q > done_q), the last to arrive truncates the
-   * table and sets done_q = arrival_q for all q in the same transaction, fenced on the
-   * done rows it read, so two processes deciding at once cannot truncate twice. A
-   * partition passes its marker once done_p > m.
+   * A partition at marker m records its arrival and stops. When every partition q is
+   * stopped at a marker (arrival_q > done_q) and all are the same truncate, the last to
+   * arrive truncates the table and sets done_q = arrival_q for all q in one transaction,
+   * fenced on the done rows it read, so two processes deciding at once cannot truncate
+   * twice. A partition passes its marker once done_p > m.
+   *
+   * Compaction keeps only the last marker of a partition, so a consumer behind the log
+   * cleaner (or a replay) may find markers missing from some partitions: partitions then
+   * stop at different truncates. Those at the oldest one are released without truncating:
+   * every partition has the later truncate, which removes everything before it anyway.
    */
   async #truncateBarrier(topic: string, partition: number, marker: KafkaMessage, arrive: boolean, known?: readonly StoredOffset[]): Promise<'waiting' | 'done'> {
     const n = barrierPartitions(marker);
@@ -366,10 +372,13 @@ export class SinkRunner {
     const groupId = this.#config.groupId;
     const reached = BigInt(marker.offset) + 1n;
     const noop = async (): Promise<void> => undefined;
+    const record = await (this.#decoder as RecordDecoder).decode(marker.key, marker.value, marker.headers);
+    if (record.kind !== 'truncate') throw new DecodeError(`record ${topic}/${partition}@${marker.offset} has a truncate header but is not a truncate`);
+    const order = record.envelope.source.lsn;
     if (arrive) {
       try {
         await this.#withRetry(
-          () => this.#driver.apply({ table: NO_TABLE, steps: [], offsets: [{ groupId, topic: arrivalTopic, partition, nextOffset: reached, sourceLsn: null, expectedFrom: reached }] }),
+          () => this.#driver.apply({ table: NO_TABLE, steps: [], offsets: [{ groupId, topic: arrivalTopic, partition, nextOffset: reached, sourceLsn: order, expectedFrom: reached }] }),
           noop,
         );
       } catch (e) {
@@ -380,37 +389,52 @@ export class SinkRunner {
       known = undefined;
     }
     const rows = known ?? (await this.#driver.loadOffsets(groupId));
-    const arrival = new Map<number, bigint>();
+    const arrival = new Map<number, StoredOffset>();
     const done = new Map<number, bigint>();
     for (const o of rows) {
-      if (o.topic === arrivalTopic) arrival.set(o.partition, o.nextOffset);
+      if (o.topic === arrivalTopic) arrival.set(o.partition, o);
       else if (o.topic === doneTopic) done.set(o.partition, o.nextOffset);
     }
     if ((done.get(partition) ?? 0n) >= reached) return 'done';
+    const stoppedAt: bigint[] = [];
     for (let q = 0; q < n; q++) {
-      if ((arrival.get(q) ?? 0n) <= (done.get(q) ?? 0n)) return 'waiting';
+      const a = arrival.get(q);
+      if (!a || a.nextOffset <= (done.get(q) ?? 0n)) return 'waiting';
+      stoppedAt.push(a.sourceLsn ?? 0n);
     }
-    // Every partition has reached this truncate: apply it, and release them all.
-    const record = await (this.#decoder as RecordDecoder).decode(marker.key, marker.value, marker.headers);
-    if (record.kind !== 'truncate') throw new DecodeError(`record ${topic}/${partition}@${marker.offset} has a truncate header but is not a truncate`);
+    // Every partition is stopped at a truncate.
+    const oldest = stoppedAt.reduce((m, x) => (x < m ? x : m));
+    const same = stoppedAt.every((x) => x === oldest);
+    const releasing = [...Array(n).keys()].filter((q) => stoppedAt[q] === oldest);
     const target = await this.#ensureTable(topic, record.shape, record.schemaId);
-    const steps: ApplyStep[] = this.#config.truncate === 'apply' ? [{ kind: 'truncate' }] : [];
-    const release: StoredOffset[] = [];
-    for (let q = 0; q < n; q++) {
-      release.push({ groupId, topic: doneTopic, partition: q, nextOffset: arrival.get(q) as bigint, sourceLsn: record.envelope.source.lsn, expectedFrom: done.get(q) ?? 0n });
-    }
+    const steps: ApplyStep[] = same && this.#config.truncate === 'apply' ? [{ kind: 'truncate' }] : [];
+    const release: StoredOffset[] = releasing.map((q) => ({
+      groupId,
+      topic: doneTopic,
+      partition: q,
+      nextOffset: (arrival.get(q) as StoredOffset).nextOffset,
+      sourceLsn: oldest,
+      expectedFrom: done.get(q) ?? 0n,
+    }));
     try {
       await this.#withRetry(() => this.#driver.apply({ table: target, steps, offsets: release }), noop);
     } catch (e) {
-      // Another process released this truncate first (it applied it): re-read.
+      // Another process released them first: re-read.
       if (e instanceof StaleBatchError) return this.#truncateBarrier(topic, partition, marker, false);
       throw e;
     }
-    this.#metrics.applied.inc({ table: target.name, op: 't' });
-    this.#log.info({ table: target.name, partitions: n }, 'every partition reached the truncate: table truncated');
-    // Release this process's own waiting partitions of the topic now rather than on the next poll.
+    if (same) {
+      this.#metrics.applied.inc({ table: target.name, op: 't' });
+      this.#log.info({ table: target.name, partitions: n }, 'every partition reached the truncate: table truncated');
+    } else {
+      this.#log.warn(
+        { table: target.name, released: releasing, truncateLsn: oldest.toString() },
+        'partitions stopped at different truncates (markers compacted away): the oldest is passed without truncating, a later one on every partition supersedes it',
+      );
+    }
+    // Release this process's own waiting partitions now rather than on the next poll.
     queueMicrotask(() => this.#pollWaiting());
-    return 'done';
+    return releasing.includes(partition) ? 'done' : 'waiting';
   }
 
   /** Checks the waiting partitions (at most one check at a time); resumes those whose truncate is done. */
@@ -498,7 +522,12 @@ export class SinkRunner {
     const counts = new Map<string, number>();
     for (const d of decoded) {
       const r = d.record;
-      if (r.kind === 'tombstone') continue;
+      if (r.kind === 'tombstone') {
+        // Normally redundant (a delete record precedes it), but a consumer that lags behind
+        // the log cleaner may find only the tombstone: it deletes the row either way.
+        if (r.key) changes.push({ kind: 'delete', key: r.key });
+        continue;
+      }
       if (r.schemaId >= schemaId) {
         shape = r.shape;
         schemaId = r.schemaId;
@@ -523,13 +552,18 @@ export class SinkRunner {
       },
     ];
     const known = this.#tables.get(topic);
-    if (!shape) {
-      if (!known) {
-        // Only tombstones and nothing known of the table yet: just advance offsets.
-        await this.#driver.apply({ table: { name: '', shape: { schema: '', table: '', columns: [] } }, steps: [], offsets });
-        return;
+    if (!shape && changes.length > 0) {
+      // Only tombstones: the table's shape comes from what this process knows, else from
+      // the topic's newest value schema.
+      const latest = known ? { shape: known.target.shape, schemaId: known.schemaId } : await (this.#decoder as RecordDecoder).latestShape(valueSubject(topic));
+      if (latest) {
+        shape = latest.shape;
+        schemaId = latest.schemaId;
       }
-      await this.#driver.apply({ table: known.target, steps: [], offsets });
+    }
+    if (!shape) {
+      // Nothing to apply (or a topic without any value schema): just advance the offsets.
+      await this.#driver.apply({ table: known?.target ?? NO_TABLE, steps: [], offsets });
       return;
     }
     const target = await this.#ensureTable(topic, shape, schemaId);

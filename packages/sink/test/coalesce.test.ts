@@ -54,3 +54,14 @@ test('key text distinguishes types and values', () => {
   assert.notEqual(keyText({ a: Buffer.from([1]) }, ['a']), keyText({ a: 'AQ==' }, ['a']));
   assert.equal(keyText({ a: 1n, b: 'x' }, ['a', 'b']), keyText({ b: 'x', a: 1n }, ['a', 'b']));
 });
+
+test('a tombstone deletes its key: alone (its delete record compacted away), after a delete, and before a re-insert', () => {
+  const tombstone = (id: bigint): TableChange => ({ kind: 'delete', key: { id } });
+  assert.deepEqual(coalesce(shape, [tombstone(7n)]), [{ kind: 'delete', columns: [shape.columns[0]], keys: [[7n]] }]);
+  assert.deepEqual(coalesce(shape, [change('c', 1n, { id: 1n, a: 'x', big: 'b' }), change('d', 1n, null), tombstone(1n)]), [
+    { kind: 'delete', columns: [shape.columns[0]], keys: [[1n]] },
+  ]);
+  assert.deepEqual(coalesce(shape, [tombstone(2n), change('c', 2n, { id: 2n, a: 'back', big: 'b' })]), [
+    { kind: 'upsert', columns: shape.columns, rows: [[2n, 'back', 'b']] },
+  ]);
+});

@@ -27,6 +27,12 @@ export const sourceConfigSchema = z
         partitions: z.number().int().min(1).max(10_000).default(3),
         replicationFactor: z.number().int().min(-1).max(32).default(-1),
         compact: z.boolean().default(true),
+        /**
+         * min.compaction.lag.ms of compacted table topics (default 7 days): the log cleaner
+         * leaves records younger than this alone, so a sink lagging less never misses a
+         * delete, an unchanged-TOAST value's carrier or a truncate marker.
+         */
+        minCompactionLagMs: z.number().int().min(0).default(7 * 24 * 3600 * 1000),
         /** Extra topic configs for topics the source creates. */
         config: z.record(z.string(), z.string()).default({}),
       })
@@ -69,6 +75,8 @@ export const sourceEnv: EnvBindings = {
   WALRELAY_CONNECTOR_NAME: { path: ['connectorName'] },
   WALRELAY_TOPIC_PARTITIONS: { path: ['topics', 'partitions'], type: 'int' },
   WALRELAY_TOPIC_REPLICATION_FACTOR: { path: ['topics', 'replicationFactor'], type: 'int' },
+  WALRELAY_TOPIC_MIN_COMPACTION_LAG_MS: { path: ['topics', 'minCompactionLagMs'], type: 'int' },
+  WALRELAY_TOPIC_CONFIG: { path: ['topics', 'config'], type: 'json' },
   WALRELAY_TOMBSTONES: { path: ['tombstones'], type: 'bool' },
   WALRELAY_TX_MAX_CHANGES: { path: ['transactions', 'maxChanges'], type: 'int' },
   WALRELAY_TX_MAX_DELAY_MS: { path: ['transactions', 'maxDelayMs'], type: 'int' },

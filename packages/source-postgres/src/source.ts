@@ -146,7 +146,7 @@ export class Source {
     this.#closers.push(() => admin.disconnect());
     const topics = new TopicManager(admin, cfg.topics, log);
     const cpTopic = checkpointTopic(cfg.topicPrefix);
-    await topics.ensure(cpTopic, 1);
+    await topics.ensureCheckpointTopic(cpTopic);
     const publisher = new TransactionalPublisher(
       kafka,
       {

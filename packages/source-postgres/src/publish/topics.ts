@@ -5,8 +5,17 @@ export interface TopicSettings {
   readonly partitions: number;
   readonly replicationFactor: number;
   readonly compact: boolean;
+  /** min.compaction.lag.ms of compacted table topics: how far a sink may lag and still see every record. */
+  readonly minCompactionLagMs: number;
   readonly config: Readonly<Record<string, string>>;
 }
+
+/**
+ * The checkpoint topic is always compacted (only the newest checkpoint of a slot
+ * matters, and retention must never delete it), and rolls a segment every hour so it
+ * stays small however many transactions are committed.
+ */
+const CHECKPOINT_TOPIC_CONFIG: Record<string, string> = { 'cleanup.policy': 'compact', 'segment.ms': '3600000' };
 
 /** Creates topics the source writes to (if missing) and knows their partition counts. */
 export class TopicManager {
@@ -23,12 +32,25 @@ export class TopicManager {
 
   /** Ensures `topic` exists; returns its partition count. */
   async ensure(topic: string, partitions = this.#settings.partitions): Promise<number> {
+    return this.#ensure(topic, partitions, this.#tableTopicConfig());
+  }
+
+  /** Ensures the checkpoint topic exists (one partition, compacted). */
+  ensureCheckpointTopic(topic: string): Promise<number> {
+    return this.#ensure(topic, 1, CHECKPOINT_TOPIC_CONFIG);
+  }
+
+  #tableTopicConfig(): Record<string, string> {
+    const compacted: Record<string, string> = this.#settings.compact
+      ? { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': String(this.#settings.minCompactionLagMs) }
+      : {};
+    return { ...compacted, ...this.#settings.config };
+  }
+
+  async #ensure(topic: string, partitions: number, config: Record<string, string>): Promise<number> {
     const known = this.#partitions.get(topic);
     if (known !== undefined) return known;
-    const configEntries = [
-      ...(this.#settings.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
-      ...Object.entries(this.#settings.config).map(([name, value]) => ({ name, value })),
-    ];
+    const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
     try {
       const created = await this.#admin.createTopics({
         waitForLeaders: true,
