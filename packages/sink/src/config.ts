@@ -26,6 +26,8 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
           maxRecords: z.number().int().min(1).max(100_000).default(5_000),
           /** Partitions applied concurrently by one process. */
           partitionsConcurrently: z.number().int().min(1).max(64).default(4),
+          /** Bytes fetched per partition in one fetch request (kafkajs buffers up to this per assigned partition). */
+          fetchBytesPerPartition: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
         })
         .strict()
         .prefault({}),
@@ -57,6 +59,7 @@ export const sinkEnv: EnvBindings = {
   WALRELAY_TABLE_NAMES: { path: ['tableNames'], type: 'json' },
   WALRELAY_BATCH_MAX_RECORDS: { path: ['batch', 'maxRecords'], type: 'int' },
   WALRELAY_PARTITIONS_CONCURRENTLY: { path: ['batch', 'partitionsConcurrently'], type: 'int' },
+  WALRELAY_FETCH_BYTES_PER_PARTITION: { path: ['batch', 'fetchBytesPerPartition'], type: 'int' },
   WALRELAY_TRUNCATE: { path: ['truncate'] },
   WALRELAY_ON_ERROR: { path: ['onError'] },
   WALRELAY_FROM_BEGINNING: { path: ['fromBeginning'], type: 'bool' },

@@ -165,7 +165,7 @@ export class SinkRunner {
       readUncommitted: false,
       sessionTimeout: cfg.sessionTimeoutMs,
       allowAutoTopicCreation: false,
-      maxBytesPerPartition: 8 * 1024 * 1024,
+      maxBytesPerPartition: cfg.batch.fetchBytesPerPartition,
     });
     this.#consumer = consumer;
     const failed = new Promise<never>((_, reject) => {
