@@ -51,6 +51,16 @@ export class TopicManager {
     const known = this.#partitions.get(topic);
     if (known !== undefined) return known;
     const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
+    // Ask first: kafkajs logs an ERROR line for every CreateTopics of an existing topic.
+    if (!(await this.#admin.listTopics()).includes(topic)) await this.#create(topic, partitions, configEntries);
+    const meta = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+    const count = meta.topics[0]?.partitions.length ?? 0;
+    if (count === 0) throw new ConnectionError('kafka', `topic ${topic} has no partitions in the metadata`);
+    this.#partitions.set(topic, count);
+    return count;
+  }
+
+  async #create(topic: string, partitions: number, configEntries: { name: string; value: string }[]): Promise<void> {
     try {
       const created = await this.#admin.createTopics({
         waitForLeaders: true,
@@ -63,10 +73,5 @@ export class TopicManager {
         throw new ConnectionError('kafka', `could not create topic ${topic}: ${err.message ?? String(e)}`, { cause: e });
       }
     }
-    const meta = await this.#admin.fetchTopicMetadata({ topics: [topic] });
-    const count = meta.topics[0]?.partitions.length ?? 0;
-    if (count === 0) throw new ConnectionError('kafka', `topic ${topic} has no partitions in the metadata`);
-    this.#partitions.set(topic, count);
-    return count;
   }
 }
