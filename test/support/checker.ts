@@ -149,6 +149,25 @@ export function sqliteRows(file: string, table: string): TargetRows {
   };
 }
 
+/** MySQL connection options that read values as the checker's canonical forms expect. */
+export const MYSQL_EXACT_OPTIONS = { dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, jsonStrings: true } as const;
+
+/**
+ * The select list that reads a MySQL table losslessly: FLOAT columns cast to DOUBLE (the
+ * text protocol prints a FLOAT with 6 significant digits, so 1000.125 would read as
+ * 1000.12 although stored exactly). Use with MYSQL_EXACT_OPTIONS.
+ */
+export async function mysqlExactColumns(conn: mysql.Connection, table: string): Promise<string> {
+  const quote = (n: string): string => `\`${n.replace(/`/g, '``')}\``;
+  const [cols] = await conn.query(
+    'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ORDINAL_POSITION',
+    [table],
+  );
+  return (cols as { name: string; type: string }[])
+    .map((c) => (c.type.toLowerCase() === 'float' ? `CAST(${quote(c.name)} AS DOUBLE) AS ${quote(c.name)}` : quote(c.name)))
+    .join(', ');
+}
+
 /**
  * `exact`: read every value losslessly: FLOAT columns as DOUBLE (the text protocol prints a
  * FLOAT with 6 significant digits, so 3.4028235e38 would read as 3.40282e38 although stored
@@ -157,21 +176,12 @@ export function sqliteRows(file: string, table: string): TargetRows {
  */
 export function mysqlRows(url: string, table: string, options: { exact?: boolean } = {}): TargetRows {
   return async () => {
-    const conn = await mysql.createConnection({ uri: url, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, ...(options.exact ? { jsonStrings: true } : {}) });
+    const conn = await mysql.createConnection({ uri: url, ...(options.exact ? MYSQL_EXACT_OPTIONS : { dateStrings: true, supportBigNumbers: true, bigNumberStrings: true }) });
     try {
       const [exists] = await conn.query('SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?', [table]);
       if ((exists as unknown[]).length === 0) return [];
       const quote = (n: string): string => `\`${n.replace(/`/g, '``')}\``;
-      let list = '*';
-      if (options.exact) {
-        const [cols] = await conn.query(
-          'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ORDINAL_POSITION',
-          [table],
-        );
-        list = (cols as { name: string; type: string }[])
-          .map((c) => (c.type.toLowerCase() === 'float' ? `CAST(${quote(c.name)} AS DOUBLE) AS ${quote(c.name)}` : quote(c.name)))
-          .join(', ');
-      }
+      const list = options.exact ? await mysqlExactColumns(conn, table) : '*';
       const [rows] = await conn.query(`SELECT ${list} FROM ${quote(table)}`);
       return rows as Record<string, unknown>[];
     } finally {

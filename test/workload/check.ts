@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import type { ColumnSpec } from '@walrelay/core';
 import { describeTableByName } from '../../packages/source-postgres/src/catalog.js';
-import { canonical, compareTable, mysqlRows, pgExpr, sqliteRows, type CheckResult, type Difference } from '../support/checker.js';
+import { canonical, compareTable, MYSQL_EXACT_OPTIONS, mysqlExactColumns, mysqlRows, pgExpr, sqliteRows, type CheckResult, type Difference } from '../support/checker.js';
 import { q } from '../support/postgres.js';
 
 /**
@@ -89,12 +89,13 @@ async function* targetPages(t: Target, table: string, cols: readonly ColumnSpec[
       db.close();
     }
   } else {
-    const conn = await mysql.createConnection({ uri: t.url, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+    const conn = await mysql.createConnection({ uri: t.url, ...MYSQL_EXACT_OPTIONS });
     try {
       const [exists] = await conn.query('SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?', [table]);
       if ((exists as unknown[]).length === 0) return;
+      const list = await mysqlExactColumns(conn, table);
       for (;;) {
-        const [res] = await conn.query(`SELECT * FROM ${qi(table)} ${last === null ? '' : `WHERE ${qi(key.name)} > ${last}`} ORDER BY ${qi(key.name)} LIMIT ${page}`);
+        const [res] = await conn.query(`SELECT ${list} FROM ${qi(table)} ${last === null ? '' : `WHERE ${qi(key.name)} > ${last}`} ORDER BY ${qi(key.name)} LIMIT ${page}`);
         const rows = res as Record<string, unknown>[];
         for (const row of rows) {
           const values = cols.map((c) => canonical(c, row[c.name]));
@@ -150,7 +151,7 @@ export async function checkTable(db: pg.Client, schema: string, table: string, t
   if (intKey && count > (options.checksumThreshold ?? CHECKSUM_THRESHOLD)) {
     return { table, mode: 'checksum', ...(await checksumCompare(db, schema, table, target)) };
   }
-  const rows = target.kind === 'sqlite' ? sqliteRows(target.file, table) : mysqlRows(target.url, table);
+  const rows = target.kind === 'sqlite' ? sqliteRows(target.file, table) : mysqlRows(target.url, table, { exact: true });
   return { table, mode: 'rows', ...(await compareTable(db, schema, table, rows)) };
 }
 
