@@ -177,8 +177,9 @@ export class Workload {
     const inf = this.options.nonFiniteFloats;
     return [
       String(id),
-      n(`${this.#int(-32768, 32767)}::int2`),
-      n(`${this.#int(-2147483648, 2147483647)}::int4`),
+      // Parenthesised: `-32768::int2` parses as -(32768::int2), which overflows.
+      n(`(${this.#int(-32768, 32767)})::int2`),
+      n(`(${this.#int(-2147483648, 2147483647)})::int4`),
       n(`${this.#lit(`name ${this.#str(8)} é ✓ '${id}'`)}::text`),
       n(`${this.#lit(this.#str(this.#int(0, 40)))}::varchar`),
       n(`${this.#int(-999999999, 999999999)}.${this.#int(0, 999)}::numeric`),
