@@ -11,7 +11,6 @@ import {
 import type avro from 'avsc';
 
 export const TRUNCATE_HEADER = 'walrelay.truncate';
-export const TRUNCATE_ID_HEADER = 'walrelay.truncate.id';
 
 /** A Kafka record decoded into what the runtime needs. */
 export type DecodedRecord =
