@@ -29,6 +29,8 @@ import { StaleBatchError, type ApplyStep, type StoredOffset, type TargetDriver, 
 
 export type SinkState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
+type TruncateRecord = Extract<DecodedRecord, { kind: 'truncate' }>;
+
 interface Decoded {
   readonly message: KafkaMessage;
   readonly record: DecodedRecord;
@@ -64,7 +66,7 @@ export class SinkRunner {
   #crash: ((e: Error) => void) | undefined;
   #closers: (() => Promise<void>)[] = [];
   /** Partitions paused before a truncate marker, until every partition reached it. */
-  readonly #waiting = new Map<string, { topic: string; partition: number; marker: KafkaMessage }>();
+  readonly #waiting = new Map<string, { topic: string; partition: number; marker: KafkaMessage; record: TruncateRecord }>();
   /** A barrier check is running (see #pollWaiting). */
   #checking = false;
 
@@ -326,11 +328,12 @@ export class SinkRunner {
         continue;
       }
       const marker = messages[i] as KafkaMessage;
-      const state = await this.#truncateBarrier(batch.topic, batch.partition, marker, true);
+      const record = await this.#decodeMarker(batch.topic, batch.partition, marker);
+      const state = await this.#truncateBarrier(batch.topic, batch.partition, marker, record, true);
       if (state === 'waiting') {
         // Stop this partition before the marker; a timer resumes it once the truncate is done.
         this.#consumer?.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
-        this.#waiting.set(tpKey(batch.topic, batch.partition), { topic: batch.topic, partition: batch.partition, marker });
+        this.#waiting.set(tpKey(batch.topic, batch.partition), { topic: batch.topic, partition: batch.partition, marker, record });
         this.#log.info({ topic: batch.topic, partition: batch.partition, offset: marker.offset }, 'truncate reached in this partition: waiting for the other partitions');
         return;
       }
@@ -366,14 +369,19 @@ export class SinkRunner {
    * stop at different truncates. Those at the oldest one are released without truncating:
    * every partition has the later truncate, which removes everything before it anyway.
    */
-  async #truncateBarrier(topic: string, partition: number, marker: KafkaMessage, arrive: boolean, known?: readonly StoredOffset[]): Promise<'waiting' | 'done'> {
+  async #truncateBarrier(
+    topic: string,
+    partition: number,
+    marker: KafkaMessage,
+    record: TruncateRecord,
+    arrive: boolean,
+    known?: readonly StoredOffset[],
+  ): Promise<'waiting' | 'done'> {
     const n = barrierPartitions(marker);
     const { arrivalTopic, doneTopic } = barrierTopics(topic);
     const groupId = this.#config.groupId;
     const reached = BigInt(marker.offset) + 1n;
     const noop = async (): Promise<void> => undefined;
-    const record = await (this.#decoder as RecordDecoder).decode(marker.key, marker.value, marker.headers);
-    if (record.kind !== 'truncate') throw new DecodeError(`record ${topic}/${partition}@${marker.offset} has a truncate header but is not a truncate`);
     const order = record.envelope.source.lsn;
     if (arrive) {
       try {
@@ -420,7 +428,7 @@ export class SinkRunner {
       await this.#withRetry(() => this.#driver.apply({ table: target, steps, offsets: release }), noop);
     } catch (e) {
       // Another process released them first: re-read.
-      if (e instanceof StaleBatchError) return this.#truncateBarrier(topic, partition, marker, false);
+      if (e instanceof StaleBatchError) return this.#truncateBarrier(topic, partition, marker, record, false);
       throw e;
     }
     if (same) {
@@ -437,6 +445,13 @@ export class SinkRunner {
     return releasing.includes(partition) ? 'done' : 'waiting';
   }
 
+  /** Decodes a truncate marker once, when its partition reaches it (the barrier polls reuse it). */
+  async #decodeMarker(topic: string, partition: number, marker: KafkaMessage): Promise<TruncateRecord> {
+    const record = await (this.#decoder as RecordDecoder).decode(marker.key, marker.value, marker.headers);
+    if (record.kind !== 'truncate') throw new DecodeError(`record ${topic}/${partition}@${marker.offset} has a truncate header but is not a truncate`);
+    return record;
+  }
+
   /** Checks the waiting partitions (at most one check at a time); resumes those whose truncate is done. */
   #pollWaiting(): void {
     if (this.#checking || this.#waiting.size === 0) return;
@@ -450,7 +465,7 @@ export class SinkRunner {
   async #checkWaiting(): Promise<void> {
     const rows = await this.#driver.loadOffsets(this.#config.groupId);
     for (const [key, w] of [...this.#waiting]) {
-      const state = await this.#truncateBarrier(w.topic, w.partition, w.marker, false, rows);
+      const state = await this.#truncateBarrier(w.topic, w.partition, w.marker, w.record, false, rows);
       if (state === 'done' && this.#waiting.get(key) === w) {
         this.#waiting.delete(key);
         this.#consumer?.resume([{ topic: w.topic, partitions: [w.partition] }]);

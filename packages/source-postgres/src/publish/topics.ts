@@ -50,9 +50,8 @@ export class TopicManager {
   async #ensure(topic: string, partitions: number, config: Record<string, string>): Promise<number> {
     const known = this.#partitions.get(topic);
     if (known !== undefined) return known;
-    const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
     // Ask first: kafkajs logs an ERROR line for every CreateTopics of an existing topic.
-    if (!(await this.#admin.listTopics()).includes(topic)) await this.#create(topic, partitions, configEntries);
+    if (!(await this.#admin.listTopics()).includes(topic)) await this.#create(topic, partitions, config);
     const meta = await this.#admin.fetchTopicMetadata({ topics: [topic] });
     const count = meta.topics[0]?.partitions.length ?? 0;
     if (count === 0) throw new ConnectionError('kafka', `topic ${topic} has no partitions in the metadata`);
@@ -60,7 +59,8 @@ export class TopicManager {
     return count;
   }
 
-  async #create(topic: string, partitions: number, configEntries: { name: string; value: string }[]): Promise<void> {
+  async #create(topic: string, partitions: number, config: Record<string, string>): Promise<void> {
+    const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
     try {
       const created = await this.#admin.createTopics({
         waitForLeaders: true,
