@@ -116,12 +116,11 @@ export function avroType(schema: string | object): avro.Type {
         registry: { long: BigIntLong },
         logicalTypes: { decimal: DecimalType },
         wrapUnions: false,
-        // Longs with a logical type we do not implement (time-micros, timestamp-micros,
-        // local-timestamp-micros) are bigint-backed too.
-        typeHook: (s: unknown) =>
-          typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'long' && (s as { logicalType?: unknown }).logicalType !== undefined
-            ? BigIntLong
-            : undefined,
+        // Every long written as an object is bigint-backed too: those with a logical type we do
+        // not implement (time-micros, timestamp-micros, local-timestamp-micros) and those with
+        // attributes only (Debezium's `{"type": "long", "connect.name": "io.debezium.time.MicroTimestamp"}`,
+        // whose ±infinity is int64 max/min).
+        typeHook: (s: unknown) => (typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'long' ? BigIntLong : undefined),
       } as Partial<avro.ForSchemaOptions>);
     } catch (cause) {
       throw new DecodeError(`invalid Avro schema: ${(cause as Error).message}`, { cause });
