@@ -20,6 +20,12 @@ npm run build
 
 step "services (npm run services:up)"
 npm run services:up
+# Kafka Connect with Debezium for the interoperability suites (test/debezium). WALRELAY_TEST_DEBEZIUM=0
+# leaves it out (those suites then report themselves skipped, naming the command that starts it).
+if [ "${WALRELAY_TEST_DEBEZIUM:-1}" != 0 ]; then
+  step "services: debezium (Kafka Connect + Debezium, scripts/services.sh up debezium)"
+  bash scripts/services.sh up debezium
+fi
 
 if [ $# -gt 0 ]; then files=("$@"); else files=('packages/*/test/**/*.test.ts' 'test/**/*.test.ts'); fi
 step "tests: node --test ${files[*]}"

@@ -9,6 +9,7 @@ import {
   type TableShape,
 } from '@walrelay/core';
 import type avro from 'avsc';
+import { debeziumEnvelope, debeziumTable, isDebeziumEnvelopeSchema, keyFieldsOf, DEBEZIUM_UNAVAILABLE_VALUE, type DebeziumTable } from './debezium/debezium-records.js';
 
 export const TRUNCATE_HEADER = 'walrelay.truncate';
 
@@ -19,35 +20,60 @@ export type DecodedRecord =
   /** A null value: the key's row is gone (the change record before it may have been compacted away). */
   | { readonly kind: 'tombstone'; readonly key: Record<string, unknown> | null };
 
+/** Who wrote a topic's records: walrelay-source, or Debezium's PostgreSQL connector. */
+export type RecordFormat = 'walrelay' | 'debezium';
+
 interface SchemaEntry {
   readonly type: avro.Type;
+  /** walrelay's value schemas carry the shape; Debezium's get it per table (see #debezium). */
   readonly shape: TableShape | null;
+  readonly format: RecordFormat | 'key';
+  readonly text: string;
+}
+
+/** What the decoder needs of a registry client. */
+export type SchemaLookup = Pick<SchemaRegistryClient, 'schemaById' | 'latest'>;
+
+export interface RecordDecoderOptions {
+  /** Debezium's `unavailable.value.placeholder` of the connector that wrote the topics. */
+  readonly debeziumUnavailableValue?: string;
 }
 
 /**
  * Decodes Confluent-framed Avro keys and values through the registry. Schemas are
- * fetched once per id and their avsc types and table shapes cached.
+ * fetched once per id and their avsc types and table shapes cached. The format of each
+ * record is told by its value schema: walrelay's carry `walrelay.table` and a `pg` column
+ * description per field; Debezium's PostgreSQL envelopes are read through the Connect types
+ * (packages/sink/src/debezium/), so both land in a target the same way.
  */
 export class RecordDecoder {
-  readonly #registry: SchemaRegistryClient;
+  readonly #registry: SchemaLookup;
   readonly #schemas = new Map<number, Promise<SchemaEntry>>();
+  readonly #debezium = new Map<string, DebeziumTable>();
+  /** Key fields of the last key schema seen per Debezium value schema (a truncate has no key). */
+  readonly #keyFieldsByValue = new Map<number, string[]>();
+  readonly #placeholder: string;
 
-  constructor(registry: SchemaRegistryClient) {
+  constructor(registry: SchemaLookup, options: RecordDecoderOptions = {}) {
     this.#registry = registry;
+    this.#placeholder = options.debeziumUnavailableValue ?? DEBEZIUM_UNAVAILABLE_VALUE;
   }
 
-  async decode(key: Buffer | null, value: Buffer | null, headers: Record<string, unknown> | undefined): Promise<DecodedRecord> {
-    if (value === null || value.length === 0) return { kind: 'tombstone', key: key && key.length > 0 ? await this.#key(key) : null };
+  /** `topic` is needed only for a Debezium truncate (no key) of a table not seen before. */
+  async decode(key: Buffer | null, value: Buffer | null, headers: Record<string, unknown> | undefined, topic?: string): Promise<DecodedRecord> {
+    if (value === null || value.length === 0) return { kind: 'tombstone', key: key && key.length > 0 ? (await this.#key(key)).value : null };
     const v = unframe(value);
     const valueEntry = await this.#schema(v.schemaId, true);
-    const envelope = decodeAvro(valueEntry.type, v.payload) as ChangeEnvelope;
-    if (typeof envelope?.op !== 'string') throw new DecodeError(`record with schema id ${v.schemaId} is not a change envelope`);
+    const raw = decodeAvro(valueEntry.type, v.payload) as Record<string, unknown>;
+    if (typeof raw?.op !== 'string') throw new DecodeError(`record with schema id ${v.schemaId} is not a change envelope`);
+    if (valueEntry.format === 'debezium') return this.#decodeDebezium(v.schemaId, valueEntry, raw, key, topic);
+    const envelope = raw as unknown as ChangeEnvelope;
     const shape = valueEntry.shape as TableShape;
     if (envelope.op === 't' || (headers && headers[TRUNCATE_HEADER] !== undefined)) {
       return { kind: 'truncate', schemaId: v.schemaId, shape, envelope };
     }
     if (!key) throw new DecodeError(`change record without a key (op ${envelope.op})`);
-    return { kind: 'change', schemaId: v.schemaId, shape, key: await this.#key(key), envelope };
+    return { kind: 'change', schemaId: v.schemaId, shape, key: (await this.#key(key)).value, envelope };
   }
 
   /**
@@ -57,24 +83,79 @@ export class RecordDecoder {
   async latestShape(subject: string): Promise<{ schemaId: number; shape: TableShape } | null> {
     const latest = await this.#registry.latest(subject);
     if (!latest) return null;
-    return { schemaId: latest.id, shape: tableShapeFromValueSchema(latest.schema) };
+    const parsed = JSON.parse(latest.schema) as unknown;
+    if (!isDebeziumEnvelopeSchema(parsed)) return { schemaId: latest.id, shape: tableShapeFromValueSchema(latest.schema) };
+    const keySubject = subject.replace(/-value$/, '-key');
+    const key = await this.#registry.latest(keySubject);
+    if (!key) throw new DecodeError(`Debezium topic of subject ${subject} has no key schema under ${keySubject}: walrelay needs the key to apply it`);
+    // Schema and table from the namespace `<topic.prefix>.<schema>.<table>` (only for a topic read from tombstones alone).
+    const ns = String((parsed as { namespace?: unknown }).namespace ?? '').split('.');
+    const table = this.#debeziumTable(latest.id, latest.schema, keyFieldsOf(key.schema), ns.at(-2) ?? '', ns.at(-1) ?? '');
+    return { schemaId: latest.id, shape: table.shape };
   }
 
-  async #key(key: Buffer): Promise<Record<string, unknown>> {
+  async #decodeDebezium(schemaId: number, entry: SchemaEntry, raw: Record<string, unknown>, key: Buffer | null, topic: string | undefined): Promise<DecodedRecord> {
+    const src = (raw.source ?? {}) as { schema?: unknown; table?: unknown };
+    const schema = String(src.schema ?? '');
+    const tableName = String(src.table ?? '');
+    let keyFields: string[] | undefined;
+    let keyValue: Record<string, unknown> | null = null;
+    if (key && key.length > 0) {
+      const k = await this.#key(key);
+      keyFields = keyFieldsOf(k.text);
+      keyValue = k.value;
+      this.#keyFieldsByValue.set(schemaId, keyFields);
+    } else {
+      keyFields = this.#keyFieldsByValue.get(schemaId);
+      if (!keyFields && topic) {
+        const latestKey = await this.#registry.latest(`${topic}-key`);
+        if (latestKey) keyFields = keyFieldsOf(latestKey.schema);
+      }
+    }
+    if (!keyFields) {
+      throw new DecodeError(`Debezium record of ${schema}.${tableName} (op ${String(raw.op)}) has no key and no key schema is known: walrelay applies keyed tables only (give the table a primary key or message.key.columns in Debezium)`);
+    }
+    const table = this.#debeziumTable(schemaId, entry.text, keyFields, schema, tableName);
+    const envelope = debeziumEnvelope(raw, table);
+    if (envelope.op === 't') return { kind: 'truncate', schemaId, shape: table.shape, envelope };
+    if (!keyValue) throw new DecodeError(`Debezium change record of ${schema}.${tableName} without a key (op ${envelope.op})`);
+    return { kind: 'change', schemaId, shape: table.shape, key: table.key(keyValue, `${schema}.${tableName} key`), envelope };
+  }
+
+  #debeziumTable(schemaId: number, text: string, keyFields: readonly string[], schema: string, table: string): DebeziumTable {
+    const id = `${schemaId}\u0000${keyFields.join('\u0000')}\u0000${schema}\u0000${table}`;
+    let t = this.#debezium.get(id);
+    if (!t) {
+      t = debeziumTable(text, keyFields, schema, table, this.#placeholder);
+      if (this.#debezium.size > 10_000) this.#debezium.clear();
+      this.#debezium.set(id, t);
+    }
+    return t;
+  }
+
+  async #key(key: Buffer): Promise<{ value: Record<string, unknown>; text: string }> {
     const k = unframe(key);
     const keyEntry = await this.#schema(k.schemaId, false);
     const keyValue = decodeAvro(keyEntry.type, k.payload) as Record<string, unknown>;
     if (typeof keyValue !== 'object' || keyValue === null) throw new DecodeError(`key with schema id ${k.schemaId} is not a record`);
-    return keyValue;
+    return { value: keyValue, text: keyEntry.text };
   }
 
   #schema(id: number, isValue: boolean): Promise<SchemaEntry> {
     let entry = this.#schemas.get(id);
     if (!entry) {
-      entry = this.#registry.schemaById(id).then((text) => ({
-        type: avroType(text),
-        shape: isValue ? tableShapeFromValueSchema(text) : null,
-      }));
+      entry = this.#registry.schemaById(id).then((text): SchemaEntry => {
+        const type = avroType(text);
+        if (!isValue) return { type, shape: null, format: 'key', text };
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch (cause) {
+          throw new DecodeError(`value schema ${id} is not JSON`, { cause });
+        }
+        if (isDebeziumEnvelopeSchema(parsed)) return { type, shape: null, format: 'debezium', text };
+        return { type, shape: tableShapeFromValueSchema(text), format: 'walrelay', text };
+      });
       this.#schemas.set(id, entry);
       entry.catch(() => this.#schemas.delete(id));
     }
