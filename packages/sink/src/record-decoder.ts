@@ -2,6 +2,7 @@ import {
   avroType,
   decodeAvro,
   DecodeError,
+  TRUNCATE_HEADER,
   tableShapeFromValueSchema,
   unframe,
   type ChangeEnvelope,
@@ -10,7 +11,8 @@ import {
 } from '@walrelay/core';
 import type avro from 'avsc';
 
-export const TRUNCATE_HEADER = 'walrelay.truncate';
+/** Re-exported from the wire contract (core's wire/truncate-marker.ts). */
+export { TRUNCATE_HEADER };
 
 /** A Kafka record decoded into what the runtime needs. */
 export type DecodedRecord =

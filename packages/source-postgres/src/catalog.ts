@@ -7,8 +7,8 @@
  * column lists only the other columns).
  */
 import type pg from 'pg';
-import { SchemaError, assignFieldNames, kindOfPgType } from '@walrelay/core';
-import type { ColumnSpec, TableShape, ValueKind } from '@walrelay/core';
+import { SchemaError, assignFieldNames, formatTableName, kindOfPgType, tableKey } from '@walrelay/core';
+import type { ColumnSpec, TableName, TableShape, ValueKind } from '@walrelay/core';
 
 export type ReplicaIdentity = 'd' | 'n' | 'f' | 'i';
 
@@ -322,32 +322,32 @@ SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table, c.relisparti
 
 /**
  * Ordinary and partitioned (permanent, i.e. logged) tables outside the system schemas,
- * split into capturable (with a key) and keyless. `filter` entries name tables as
- * `schema.table` with the exact names, or quoted `"sch.ema"."ta""ble"` when a name has
- * dots or quotes; an entry matching no table is reported in `missing`.
+ * split into capturable (with a key) and keyless. `filter` entries are parsed names (the
+ * `tables` setting, core's parseTablesSetting), or strings naming tables as `schema.table`
+ * with the exact names, or quoted `"sch.ema"."ta""ble"`; an entry matching no table is
+ * reported in `missing` (a parsed name in the `tables` syntax).
  */
-export async function listCapturableTables(client: Queryable, filter?: string[]): Promise<CapturableTables> {
+export async function listCapturableTables(client: Queryable, filter?: readonly (string | TableName)[]): Promise<CapturableTables> {
   const rows = (
     await client.query<{ oid: string; schema: string; table: string; partition: boolean; haskey: boolean }>(LIST_SQL)
   ).rows;
-  let wanted: Set<string> | undefined;
+  const label = (f: string | TableName): string => (typeof f === 'string' ? f : formatTableName(f));
+  let wanted: Map<string, string> | undefined;
   const matched = new Set<string>();
-  if (filter) wanted = new Set(filter);
+  if (filter) wanted = new Map(filter.map((f) => [typeof f === 'string' ? f : tableKey(f), label(f)]));
   const capturable: CapturableTable[] = [];
   const keyless: { schema: string; table: string; oid: number }[] = [];
   for (const r of rows) {
     if (wanted) {
-      const plain = `${r.schema}.${r.table}`;
-      const quoted = `${quoteIdent(r.schema)}.${quoteIdent(r.table)}`;
-      const hit = wanted.has(plain) ? plain : wanted.has(quoted) ? quoted : undefined;
+      const hit = [tableKey(r), `${r.schema}.${r.table}`, `${quoteIdent(r.schema)}.${quoteIdent(r.table)}`].find((k) => wanted.has(k));
       if (hit === undefined) continue;
-      matched.add(hit);
+      matched.add(wanted.get(hit) as string);
     }
     const oid = Number(r.oid);
     if (r.haskey) capturable.push({ schema: r.schema, table: r.table, oid, partition: r.partition });
     else keyless.push({ schema: r.schema, table: r.table, oid });
   }
-  const missing = filter ? filter.filter((f) => !matched.has(f)) : [];
+  const missing = filter ? filter.map(label).filter((f) => !matched.has(f)) : [];
   return { capturable, keyless, missing };
 }
 

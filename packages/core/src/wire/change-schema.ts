@@ -1,5 +1,5 @@
-import { ConfigError, DecodeError, SchemaError } from './errors.js';
-import type { ColumnSpec, SchemaColumn, TableShape, ValueKind } from './column.js';
+import { ConfigError, DecodeError, SchemaError } from '../errors.js';
+import type { ColumnSpec, SchemaColumn, TableShape, ValueKind } from '../column.js';
 import { SOURCE_SCHEMA } from './source-block.js';
 
 /** Avro names allow [A-Za-z_][A-Za-z0-9_]*. Anything else is replaced by `_`. */
