@@ -21,6 +21,13 @@ const PLAIN_PART = /^[A-Za-z0-9_-]+$/;
 export const RESERVED_TOPIC_PART = '__walrelay';
 /** Kafka's limit on topic name length. */
 export const MAX_TOPIC_LENGTH = 249;
+/**
+ * The longest topic part of a PostgreSQL name (at most 63 bytes, so at most 63 characters):
+ * `_` + 63 sanitised characters + `_` + 8 hex digits.
+ */
+export const MAX_TOPIC_PART_LENGTH = 73;
+/** A prefix up to this long fits every table's topic within MAX_TOPIC_LENGTH. */
+export const MAX_SAFE_TOPIC_PREFIX_LENGTH = MAX_TOPIC_LENGTH - 2 * MAX_TOPIC_PART_LENGTH - 2;
 
 function nameHash(name: string): string {
   return createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8);
