@@ -137,11 +137,6 @@ export function timeText(value: unknown, where: string): string {
 /** A decimal/numeric string with digits only (no NaN, no ±Infinity, no exponent). */
 const PLAIN_DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
 
-/** True for a finite decimal number in plain notation: what DECIMAL columns accept. */
-export function isPlainDecimal(value: string): boolean {
-  return PLAIN_DECIMAL.test(value);
-}
-
 /** Checks a value bound for a DECIMAL column; returns it unchanged. */
 export function decimalText(value: unknown, where: string): string {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
@@ -245,14 +240,21 @@ function jsonElement(value: unknown, where: string, element: ValueKind | undefin
 /**
  * An array (possibly nested, nulls allowed) → JSON text. bigint → number when safe, else a
  * string; Buffer → base64; dates/times/timestamps → ISO text when the element kind says so
- * (±infinity → 'infinity' / '-infinity': JSON text can hold it).
+ * (±infinity → 'infinity' / '-infinity': JSON text can hold it); -0 stays -0.
  */
 export function arrayJson(value: unknown, where: string, element?: ValueKind): string {
   if (typeof value === 'string') return value; // already text (e.g. an array decoded as PostgreSQL text)
   if (!Array.isArray(value)) {
     throw new ValueError(`${where}: expected an array, got ${describe(value)}`, { details: { column: where } });
   }
-  return JSON.stringify(jsonElement(value, where, element));
+  return jsonText(jsonElement(value, where, element));
+}
+
+/** JSON.stringify for array elements, except that -0 keeps its sign (JSON.stringify(-0) is "0"). */
+function jsonText(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(jsonText).join(',')}]`;
+  if (Object.is(v, -0)) return '-0';
+  return JSON.stringify(v);
 }
 
 /**

@@ -71,33 +71,19 @@ interface IndexRow {
   indkey: string; // int2vector text: '1 3'
 }
 
-const serverVersions = new WeakMap<object, number>();
-
-async function serverVersion(client: Queryable): Promise<number> {
-  let v = serverVersions.get(client);
-  if (v === undefined) {
-    const r = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
-    v = Number(r.rows[0]?.v ?? 0);
-    serverVersions.set(client, v);
-  }
-  return v;
-}
-
 const CLASS_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table, c.relkind::text AS relkind,
        c.relreplident::text AS relreplident
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.oid = $1::oid`;
 
-function attSql(version: number): string {
-  const generated = version >= 120000 ? `AND a.attgenerated = ''` : '';
-  return `
+/** Generated columns are left out (pgoutput does not send them); walrelay needs PostgreSQL 14+ (preflight). */
+const ATT_SQL = `
 SELECT a.attnum::int AS attnum, a.attname AS attname, a.atttypid::int8 AS atttypid,
        a.atttypmod AS atttypmod, a.attnotnull AS attnotnull
   FROM pg_catalog.pg_attribute a
- WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ${generated}
+ WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
  ORDER BY a.attnum`;
-}
 
 /** The types of the columns and, transitively, their domain base types and array element types. */
 const TYPES_SQL = `
@@ -163,8 +149,7 @@ function parseIndkey(text: string): number[] {
 }
 
 async function describeClass(client: Queryable, cls: ClassRow): Promise<TableShapeWithOid> {
-  const version = await serverVersion(client);
-  const atts = (await client.query<AttRow>(attSql(version), [cls.oid])).rows.map((a) => ({
+  const atts = (await client.query<AttRow>(ATT_SQL, [cls.oid])).rows.map((a) => ({
     ...a,
     atttypid: Number(a.atttypid),
   }));
