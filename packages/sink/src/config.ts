@@ -67,7 +67,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
         .strict()
         .prefault({}),
       truncate: z.enum(['apply', 'ignore']).default('apply'),
-      /** A record that cannot be decoded or stored: stop (fail) or send it to `<prefix>.dlq.<sink>` (dlq). */
+      /** A record that cannot be decoded or stored: stop (fail) or send it to `<prefix>.__walrelay_dlq.<sink>` (dlq). */
       onError: z.enum(['fail', 'dlq']).default('fail'),
       retry: z
         .object({
