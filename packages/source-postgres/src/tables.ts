@@ -156,12 +156,20 @@ function sameColumns(t: CapturedTable, rc: readonly RelationColumn[]): boolean {
 }
 
 /**
- * Refuses, at start, a publication of which two tables would share a topic (or two topics
- * Kafka would refuse as colliding): the error names both tables and how to exclude one.
+ * Refuses, at start, a publication of which two captured tables (those with a key) would share
+ * a topic (or two topics Kafka would refuse as colliding): the error names both tables and how
+ * to exclude one.
  */
 export async function refuseTopicCollisions(catalog: pg.Client, publication: string, topicPrefix: string): Promise<void> {
   const res = await catalog.query<{ schema: string; table: string }>(
-    'SELECT schemaname AS schema, tablename AS table FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2',
+    `SELECT pt.schemaname AS schema, pt.tablename AS table
+       FROM pg_catalog.pg_publication_tables pt
+       JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname
+       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+      WHERE pt.pubname = $1
+        AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                     WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i')))
+      ORDER BY 1, 2`,
     [publication],
   );
   assignTableTopics(topicPrefix, res.rows);
