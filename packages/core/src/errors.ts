@@ -77,16 +77,66 @@ export class ReplicationError extends WalrelayError {
 const TRANSIENT_SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
 
 /**
- * Whether restarting the work (with backoff) may succeed: walrelay errors say so
- * themselves; Kafka client errors (after the client's own retries) and transient
- * socket errors are retriable, since the pipeline resumes from durable positions.
+ * What kind of problem an error is, which decides what the runtimes do with it:
+ * - `configuration`: a setting or a precondition the operator must change; stops the process
+ *   (exit code 2 for ConfigError).
+ * - `data`: one record or one table's shape cannot be carried (DecodeError, ValueError,
+ *   SchemaError, a refused statement); handled by the sink's `onError` for that record.
+ * - `connection`: a service is unreachable or lost; retried with backoff.
+ * - `internal`: anything else (a bug); stops the process.
  */
+export type ErrorCategory = 'configuration' | 'data' | 'connection' | 'internal';
+
+export interface ErrorClassification {
+  readonly category: ErrorCategory;
+  /** Whether retrying (with backoff) may succeed. */
+  readonly retriable: boolean;
+  /** WalrelayError.code, or UNKNOWN. */
+  readonly code: string;
+}
+
+/**
+ * The one classification of errors, used by the source and the sinks. Walrelay errors say
+ * whether they are retriable themselves; Kafka client errors (after the client's own retries)
+ * and transient socket errors are retriable connection errors, since the pipeline resumes
+ * from durable positions.
+ */
+export function classifyError(error: unknown): ErrorClassification {
+  if (error instanceof WalrelayError) {
+    const { retriable, code } = error;
+    if (error instanceof ConfigError) return { category: 'configuration', retriable: false, code };
+    if (error instanceof ConnectionError) return { category: 'connection', retriable, code };
+    if (error instanceof ReplicationError) return { category: retriable ? 'connection' : 'configuration', retriable, code };
+    if (error instanceof DecodeError || error instanceof ValueError || error instanceof SchemaError || error instanceof ApplyError) {
+      return { category: retriable ? 'connection' : 'data', retriable, code };
+    }
+    return { category: retriable ? 'connection' : 'internal', retriable, code };
+  }
+  if (error instanceof Error) {
+    if (error.name.startsWith('KafkaJS')) return { category: 'connection', retriable: true, code: 'UNKNOWN' };
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSIENT_SYSTEM_CODES.has(code)) return { category: 'connection', retriable: true, code: 'UNKNOWN' };
+  }
+  return { category: 'internal', retriable: false, code: 'UNKNOWN' };
+}
+
+/** Whether restarting the work (with backoff) may succeed (see classifyError). */
 export function isRetriable(error: unknown): boolean {
-  if (error instanceof WalrelayError) return error.retriable;
-  if (!(error instanceof Error)) return false;
-  if (error.name.startsWith('KafkaJS')) return true;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && TRANSIENT_SYSTEM_CODES.has(code);
+  return classifyError(error).retriable;
+}
+
+/** The shutdown or an abort interrupted the work (not a failure). */
+export class InterruptedError extends WalrelayError {
+  constructor(message: string, options: WalrelayErrorOptions = {}) {
+    super('INTERRUPTED', message, { ...options, retriable: false });
+  }
+}
+
+/** A caller broke a function's contract (a bug in walrelay, not bad input). */
+export class InternalError extends WalrelayError {
+  constructor(message: string, options: WalrelayErrorOptions = {}) {
+    super('INTERNAL', message, { ...options, retriable: false });
+  }
 }
 
 export function errorMessage(error: unknown): string {

@@ -149,7 +149,10 @@ export class SchemaRegistryClient {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', (e) => reject(new ConnectionError('schema registry', `${url.origin}: ${e.message}`, { cause: e })));
       });
-      req.on('timeout', () => req.destroy(new Error('request timed out')));
+      req.on('timeout', () => {
+        reject(new ConnectionError('schema registry', `${url.origin}: no answer within ${this.#options.timeoutMs ?? 10_000} ms`));
+        req.destroy();
+      });
       req.on('error', (e) => reject(new ConnectionError('schema registry', `${url.origin} unreachable: ${e.message}`, { cause: e })));
       req.end(payload);
     });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, ConnectionError, ValueError, type Logger, type SchemaColumn } from '@walrelay/core';
+import { ApplyError, ConfigError, ConnectionError, ValueError, type Logger, type SchemaColumn } from '@walrelay/core';
 import { checkFence, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, PoolOptions, RowDataPacket } from 'mysql2/promise';
@@ -188,7 +188,7 @@ export class MysqlTarget implements TargetDriver {
       const row = rows[0];
       this.maxPacket = Number(row?.['packet'] ?? this.maxPacket);
       this.serverVersion = String(row?.['version'] ?? '');
-      if (!String(row?.['mode'] ?? '').includes('STRICT_ALL_TABLES')) throw new Error('session sql_mode was not applied');
+      if (!String(row?.['mode'] ?? '').includes('STRICT_ALL_TABLES')) throw new ApplyError('session sql_mode was not applied (STRICT_ALL_TABLES missing)');
     } catch (error) {
       conn?.release();
       await pool.end().catch(() => undefined);

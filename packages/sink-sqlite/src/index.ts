@@ -172,7 +172,7 @@ export class SqliteTarget implements TargetDriver {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.options.busyTimeoutMs ?? 5000))}`);
       if (this.path !== ':memory:') {
         const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
-        if (mode.toLowerCase() !== 'wal') throw new Error(`could not switch ${this.path} to WAL mode (journal_mode is ${mode})`);
+        if (mode.toLowerCase() !== 'wal') throw new ApplyError(`could not switch ${this.path} to WAL mode (journal_mode is ${mode})`);
       }
       // WAL defaults to NORMAL, which may lose the last commits (and offsets) on power loss.
       db.pragma('synchronous = FULL');

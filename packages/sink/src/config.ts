@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { commonConfig, tlsConfig, commonEnv, configFileFromArgs, loadConfig, type EnvBindings } from '@walrelay/core';
+import {
+  commonConfig,
+  tlsConfig,
+  commonEnv,
+  configFileFromArgs,
+  loadConfig,
+  parseTableName,
+  parseTablesSetting,
+  tableTopic,
+  tablesSetting,
+  type EnvBindings,
+  type TableName,
+} from '@walrelay/core';
 
 export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
   return z
@@ -14,10 +26,33 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
         .strict()
         .prefault({}),
       groupId: z.string().min(1).default(`walrelay-sink-${dialect}`),
-      /** Source tables to apply (`schema.table`); empty = every table topic under the prefix. */
-      tables: z.array(z.string().min(1)).default([]),
-      /** Target table per source table: { "public.orders": "orders_copy" }. Default: the source table name. */
-      tableNames: z.record(z.string(), z.string().min(1)).default({}),
+      /**
+       * Source tables to apply (`schema.table`, `table` for public, `"quoted"` parts: the
+       * source's syntax, one parser in core); empty = every table topic under the prefix.
+       */
+      tables: tablesSetting,
+      /**
+       * Target table per source table: { "public.orders": "orders_copy" }, keys in the `tables`
+       * syntax. Default: the source table name. Keys come out as `schema.table` (exact names
+       * joined by a dot), the form the runtime looks up.
+       */
+      tableNames: z
+        .record(z.string(), z.string().min(1))
+        .default({})
+        .transform((names, ctx) => {
+          const out: Record<string, string> = {};
+          for (const [spec, target] of Object.entries(names)) {
+            try {
+              const t = parseTableName(spec);
+              const key = `${t.schema}.${t.table}`;
+              if (key in out) ctx.addIssue({ code: 'custom', message: `${spec}: names the same table (${key}) as another entry`, path: [spec] });
+              out[key] = target;
+            } catch (e) {
+              ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e), path: [spec] });
+            }
+          }
+          return out;
+        }),
       /** Read topics from the beginning when the group has no stored offsets (replay). */
       fromBeginning: z.boolean().default(true),
       batch: z
@@ -32,7 +67,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
         .strict()
         .prefault({}),
       truncate: z.enum(['apply', 'ignore']).default('apply'),
-      /** A record that cannot be decoded or stored: stop (fail) or send it to `<prefix>.dlq.<sink>` (dlq). */
+      /** A record that cannot be decoded or stored: stop (fail) or send it to `<prefix>.__walrelay_dlq.<sink>` (dlq). */
       onError: z.enum(['fail', 'dlq']).default('fail'),
       retry: z
         .object({
@@ -73,4 +108,14 @@ export function loadSinkConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): SinkConfig {
   return loadConfig(sinkConfigSchema(dialect, defaultTargetUrl), { file: configFileFromArgs(argv), env, bindings: sinkEnv });
+}
+
+/** The configured source tables (empty: every table topic under the prefix). */
+export function configuredTables(config: Pick<SinkConfig, 'tables'>): TableName[] {
+  return parseTablesSetting(config.tables);
+}
+
+/** The topics of the configured source tables (the source's topic naming, core's wire/topic-naming.ts). */
+export function configuredTableTopics(config: Pick<SinkConfig, 'tables' | 'topicPrefix'>): string[] {
+  return configuredTables(config).map((t) => tableTopic(config.topicPrefix, t.schema, t.table));
 }

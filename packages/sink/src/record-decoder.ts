@@ -2,6 +2,7 @@ import {
   avroType,
   decodeAvro,
   DecodeError,
+  TRUNCATE_HEADER,
   tableShapeFromValueSchema,
   unframe,
   type ChangeEnvelope,
@@ -11,7 +12,8 @@ import {
 import type avro from 'avsc';
 import { debeziumEnvelope, debeziumTable, isDebeziumEnvelopeSchema, keyFieldsOf, DEBEZIUM_UNAVAILABLE_VALUE, type DebeziumTable } from './debezium/debezium-records.js';
 
-export const TRUNCATE_HEADER = 'walrelay.truncate';
+/** Re-exported from the wire contract (core's wire/truncate-marker.ts). */
+export { TRUNCATE_HEADER };
 
 /** A Kafka record decoded into what the runtime needs. */
 export type DecodedRecord =

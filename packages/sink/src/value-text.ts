@@ -1,4 +1,11 @@
-import { ValueError, type ValueKind } from '@walrelay/core';
+import {
+  DATE_NEG_INFINITY,
+  DATE_POS_INFINITY,
+  TIMESTAMP_NEG_INFINITY,
+  TIMESTAMP_POS_INFINITY,
+  ValueError,
+  type ValueKind,
+} from '@walrelay/core';
 
 /**
  * Pure conversions from the decoded JS values of a change (see `RowValues` in target.ts)
@@ -9,12 +16,13 @@ import { ValueError, type ValueKind } from '@walrelay/core';
 
 /** Microseconds in one day. */
 export const DAY_MICROS = 86_400_000_000n;
-/** PostgreSQL's `infinity` / `-infinity` for timestamp and timestamptz (int64 max/min micros). */
-export const INFINITY_MICROS = 9_223_372_036_854_775_807n;
-export const NEG_INFINITY_MICROS = -9_223_372_036_854_775_808n;
-/** PostgreSQL's `infinity` / `-infinity` for date (int32 max/min days). */
-export const INFINITY_DAYS = 2_147_483_647;
-export const NEG_INFINITY_DAYS = -2_147_483_648;
+/** PostgreSQL's `infinity` / `-infinity` (the wire contract's sentinels, core's wire/sentinels.ts). */
+export {
+  TIMESTAMP_POS_INFINITY as INFINITY_MICROS,
+  TIMESTAMP_NEG_INFINITY as NEG_INFINITY_MICROS,
+  DATE_POS_INFINITY as INFINITY_DAYS,
+  DATE_NEG_INFINITY as NEG_INFINITY_DAYS,
+};
 /** Days since 1970-01-01 of 0001-01-01 and 9999-12-31: the only years every target shares. */
 export const MIN_DAYS = -719_162;
 export const MAX_DAYS = 2_932_896;
@@ -83,8 +91,8 @@ export function dateText(value: unknown, where: string, options: TemporalTextOpt
   if (typeof days !== 'number' || !Number.isInteger(days)) {
     throw new ValueError(`${where}: expected a date as integer days since 1970-01-01, got ${describe(value)}`, { details: { column: where } });
   }
-  if (days === INFINITY_DAYS) return infinity(1, 'date', where, options);
-  if (days === NEG_INFINITY_DAYS) return infinity(-1, 'date', where, options);
+  if (days === DATE_POS_INFINITY) return infinity(1, 'date', where, options);
+  if (days === DATE_NEG_INFINITY) return infinity(-1, 'date', where, options);
   return daysText(days, where, 'date');
 }
 
@@ -105,8 +113,8 @@ function clockText(micros: bigint): string {
 /** Microseconds since 1970-01-01 00:00 (UTC for timestamptz) → 'YYYY-MM-DD HH:MM:SS.ffffff'. */
 export function timestampText(value: unknown, where: string, options: TemporalTextOptions = {}): string {
   const micros = toMicros(value, where, 'a timestamp');
-  if (micros === INFINITY_MICROS) return infinity(1, 'timestamp', where, options);
-  if (micros === NEG_INFINITY_MICROS) return infinity(-1, 'timestamp', where, options);
+  if (micros === TIMESTAMP_POS_INFINITY) return infinity(1, 'timestamp', where, options);
+  if (micros === TIMESTAMP_NEG_INFINITY) return infinity(-1, 'timestamp', where, options);
   let days = micros / DAY_MICROS;
   let rest = micros % DAY_MICROS;
   if (rest < 0n) {
@@ -128,11 +136,6 @@ export function timeText(value: unknown, where: string): string {
 
 /** A decimal/numeric string with digits only (no NaN, no ±Infinity, no exponent). */
 const PLAIN_DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
-
-/** True for a finite decimal number in plain notation: what DECIMAL columns accept. */
-export function isPlainDecimal(value: string): boolean {
-  return PLAIN_DECIMAL.test(value);
-}
 
 /** Checks a value bound for a DECIMAL column; returns it unchanged. */
 export function decimalText(value: unknown, where: string): string {
@@ -237,14 +240,21 @@ function jsonElement(value: unknown, where: string, element: ValueKind | undefin
 /**
  * An array (possibly nested, nulls allowed) → JSON text. bigint → number when safe, else a
  * string; Buffer → base64; dates/times/timestamps → ISO text when the element kind says so
- * (±infinity → 'infinity' / '-infinity': JSON text can hold it).
+ * (±infinity → 'infinity' / '-infinity': JSON text can hold it); -0 stays -0.
  */
 export function arrayJson(value: unknown, where: string, element?: ValueKind): string {
   if (typeof value === 'string') return value; // already text (e.g. an array decoded as PostgreSQL text)
   if (!Array.isArray(value)) {
     throw new ValueError(`${where}: expected an array, got ${describe(value)}`, { details: { column: where } });
   }
-  return JSON.stringify(jsonElement(value, where, element));
+  return jsonText(jsonElement(value, where, element));
+}
+
+/** JSON.stringify for array elements, except that -0 keeps its sign (JSON.stringify(-0) is "0"). */
+function jsonText(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(jsonText).join(',')}]`;
+  if (Object.is(v, -0)) return '-0';
+  return JSON.stringify(v);
 }
 
 /**

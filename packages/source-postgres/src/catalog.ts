@@ -7,8 +7,8 @@
  * column lists only the other columns).
  */
 import type pg from 'pg';
-import { SchemaError, assignFieldNames, kindOfPgType } from '@walrelay/core';
-import type { ColumnSpec, TableShape, ValueKind } from '@walrelay/core';
+import { SchemaError, assignFieldNames, formatTableName, kindOfPgType, tableKey } from '@walrelay/core';
+import type { ColumnSpec, TableName, TableShape, ValueKind } from '@walrelay/core';
 
 export type ReplicaIdentity = 'd' | 'n' | 'f' | 'i';
 
@@ -71,33 +71,19 @@ interface IndexRow {
   indkey: string; // int2vector text: '1 3'
 }
 
-const serverVersions = new WeakMap<object, number>();
-
-async function serverVersion(client: Queryable): Promise<number> {
-  let v = serverVersions.get(client);
-  if (v === undefined) {
-    const r = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
-    v = Number(r.rows[0]?.v ?? 0);
-    serverVersions.set(client, v);
-  }
-  return v;
-}
-
 const CLASS_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table, c.relkind::text AS relkind,
        c.relreplident::text AS relreplident
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.oid = $1::oid`;
 
-function attSql(version: number): string {
-  const generated = version >= 120000 ? `AND a.attgenerated = ''` : '';
-  return `
+/** Generated columns are left out (pgoutput does not send them); walrelay needs PostgreSQL 14+ (preflight). */
+const ATT_SQL = `
 SELECT a.attnum::int AS attnum, a.attname AS attname, a.atttypid::int8 AS atttypid,
        a.atttypmod AS atttypmod, a.attnotnull AS attnotnull
   FROM pg_catalog.pg_attribute a
- WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ${generated}
+ WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
  ORDER BY a.attnum`;
-}
 
 /** The types of the columns and, transitively, their domain base types and array element types. */
 const TYPES_SQL = `
@@ -163,8 +149,7 @@ function parseIndkey(text: string): number[] {
 }
 
 async function describeClass(client: Queryable, cls: ClassRow): Promise<TableShapeWithOid> {
-  const version = await serverVersion(client);
-  const atts = (await client.query<AttRow>(attSql(version), [cls.oid])).rows.map((a) => ({
+  const atts = (await client.query<AttRow>(ATT_SQL, [cls.oid])).rows.map((a) => ({
     ...a,
     atttypid: Number(a.atttypid),
   }));
@@ -322,32 +307,32 @@ SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table, c.relisparti
 
 /**
  * Ordinary and partitioned (permanent, i.e. logged) tables outside the system schemas,
- * split into capturable (with a key) and keyless. `filter` entries name tables as
- * `schema.table` with the exact names, or quoted `"sch.ema"."ta""ble"` when a name has
- * dots or quotes; an entry matching no table is reported in `missing`.
+ * split into capturable (with a key) and keyless. `filter` entries are parsed names (the
+ * `tables` setting, core's parseTablesSetting), or strings naming tables as `schema.table`
+ * with the exact names, or quoted `"sch.ema"."ta""ble"`; an entry matching no table is
+ * reported in `missing` (a parsed name in the `tables` syntax).
  */
-export async function listCapturableTables(client: Queryable, filter?: string[]): Promise<CapturableTables> {
+export async function listCapturableTables(client: Queryable, filter?: readonly (string | TableName)[]): Promise<CapturableTables> {
   const rows = (
     await client.query<{ oid: string; schema: string; table: string; partition: boolean; haskey: boolean }>(LIST_SQL)
   ).rows;
-  let wanted: Set<string> | undefined;
+  const label = (f: string | TableName): string => (typeof f === 'string' ? f : formatTableName(f));
+  let wanted: Map<string, string> | undefined;
   const matched = new Set<string>();
-  if (filter) wanted = new Set(filter);
+  if (filter) wanted = new Map(filter.map((f) => [typeof f === 'string' ? f : tableKey(f), label(f)]));
   const capturable: CapturableTable[] = [];
   const keyless: { schema: string; table: string; oid: number }[] = [];
   for (const r of rows) {
     if (wanted) {
-      const plain = `${r.schema}.${r.table}`;
-      const quoted = `${quoteIdent(r.schema)}.${quoteIdent(r.table)}`;
-      const hit = wanted.has(plain) ? plain : wanted.has(quoted) ? quoted : undefined;
+      const hit = [tableKey(r), `${r.schema}.${r.table}`, `${quoteIdent(r.schema)}.${quoteIdent(r.table)}`].find((k) => wanted.has(k));
       if (hit === undefined) continue;
-      matched.add(hit);
+      matched.add(wanted.get(hit) as string);
     }
     const oid = Number(r.oid);
     if (r.haskey) capturable.push({ schema: r.schema, table: r.table, oid, partition: r.partition });
     else keyless.push({ schema: r.schema, table: r.table, oid });
   }
-  const missing = filter ? filter.filter((f) => !matched.has(f)) : [];
+  const missing = filter ? filter.map(label).filter((f) => !matched.has(f)) : [];
   return { capturable, keyless, missing };
 }
 

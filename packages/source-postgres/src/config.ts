@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfig, tlsConfig, commonEnv, configFileFromArgs, loadConfig, type EnvBindings } from '@walrelay/core';
+import { commonConfig, tlsConfig, commonEnv, configFileFromArgs, loadConfig, parseTableName, tablesSetting, type EnvBindings } from '@walrelay/core';
 
 const pgIdent = z.string().min(1).max(63, 'PostgreSQL names are at most 63 bytes');
 
@@ -16,7 +16,7 @@ export const sourceConfigSchema = z
     slot: pgIdent.regex(/^[a-z0-9_]+$/, 'replication slot names are lower-case letters, digits and _').default('walrelay'),
     publication: pgIdent.default('walrelay'),
     /** Tables to capture as `schema.table` (or `table` for public); empty = every table with a key. */
-    tables: z.array(z.string().min(1)).default([]),
+    tables: tablesSetting,
     snapshot: z.enum(['initial', 'never', 'initial_only']).default('initial'),
     snapshotParallelism: z.number().int().min(1).max(32).default(2),
     snapshotFetchRows: z.number().int().min(1).max(1_000_000).default(5_000),
@@ -86,38 +86,5 @@ export function loadSourceConfig(argv: readonly string[] = process.argv.slice(2)
   return loadConfig(sourceConfigSchema, { file: configFileFromArgs(argv), env, bindings: sourceEnv });
 }
 
-/** `schema.table` or `table` (public). Quotes allow dots in names: `"my.schema"."t"`. */
-export function parseTableName(spec: string): { schema: string; table: string } {
-  const parts: string[] = [];
-  let i = 0;
-  while (i < spec.length) {
-    if (spec[i] === '"') {
-      let j = i + 1;
-      let name = '';
-      for (;;) {
-        if (j >= spec.length) throw new Error(`unterminated quote in table name ${spec}`);
-        if (spec[j] === '"') {
-          if (spec[j + 1] === '"') {
-            name += '"';
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        name += spec[j];
-        j++;
-      }
-      parts.push(name);
-      i = j + 1;
-    } else {
-      const dot = spec.indexOf('.', i);
-      const end = dot === -1 ? spec.length : dot;
-      parts.push(spec.slice(i, end));
-      i = end;
-    }
-    if (spec[i] === '.') i++;
-  }
-  if (parts.length === 1) return { schema: 'public', table: parts[0] as string };
-  if (parts.length === 2) return { schema: parts[0] as string, table: parts[1] as string };
-  throw new Error(`table name ${spec} has more than two parts`);
-}
+/** The one parser of the `tables` setting lives in the wire contract (core's wire/table-names.ts). */
+export { parseTableName };

@@ -10,6 +10,7 @@ import {
   errorMessage,
   formatLsn,
   isRetriable,
+  parseTablesSetting,
   redactUrl,
   ReplicationError,
   registryClientFromConfig,
@@ -19,13 +20,12 @@ import {
   type Registry,
 } from '@walrelay/core';
 import type { SourceConfig } from './config.js';
-import { parseTableName } from './config.js';
 import { pgClient, quotePgIdent, ReplicationConnection, wrapPgError, type PgConnectionSettings } from './replication/connection.js';
 import { TransactionalPublisher } from './publish/publisher.js';
 import { TopicManager } from './publish/topics.js';
 import { readCheckpoint } from './publish/checkpoint-reader.js';
 import { emptyCheckpoint, type SourceCheckpoint } from './publish/checkpoint.js';
-import { TableRegistry } from './tables.js';
+import { refuseTopicCollisions, TableRegistry } from './tables.js';
 import { ChangeStream } from './stream.js';
 import { publicationTables, runSnapshot } from './snapshot/snapshot.js';
 import { listCapturableTables } from './catalog.js';
@@ -134,6 +134,7 @@ export class Source {
 
     // 2. Publication.
     await ensurePublication(catalog, cfg.publication, cfg.tables, log);
+    await refuseTopicCollisions(catalog, cfg.publication, cfg.topicPrefix);
 
     // 3. Kafka: topics, the transactional producer (fences a predecessor), checkpoint.
     const kafka = createKafka(cfg.kafka, log, `walrelay-source-${cfg.slot}`);
@@ -387,26 +388,12 @@ async function ensurePublication(client: pg.Client, publication: string, wanted:
     log.info({ publication }, 'using the existing publication');
     return;
   }
-  let filter: string[] | undefined;
-  if (wanted.length > 0) {
-    filter = wanted.map((spec) => {
-      try {
-        const { schema, table } = parseTableName(spec);
-        return `${schema}.${table}`;
-      } catch (e) {
-        throw new ConfigError(`tables: ${errorMessage(e)}`);
-      }
-    });
-  }
-  const { capturable, keyless } = await listCapturableTables(client, filter);
+  const filter = wanted.length > 0 ? parseTablesSetting(wanted) : undefined;
+  const { capturable, keyless, missing } = await listCapturableTables(client, filter);
   for (const k of keyless) {
     log.warn({ schema: k.schema, table: k.table }, 'table has no primary key or replica identity index: not added to the publication, its changes are not captured');
   }
-  if (filter) {
-    const found = new Set([...capturable, ...keyless].map((t) => `${t.schema}.${t.table}`));
-    const missing = filter.filter((f) => !found.has(f));
-    if (missing.length > 0) throw new ConfigError(`tables: not found in PostgreSQL: ${missing.join(', ')}`);
-  }
+  if (missing.length > 0) throw new ConfigError(`tables: not found in PostgreSQL: ${missing.join(', ')}`, { details: { setting: 'tables' } });
   const list = capturable.map((t) => `${quotePgIdent(t.schema)}.${quotePgIdent(t.table)}`);
   try {
     if (list.length === 0) {

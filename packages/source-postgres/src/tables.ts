@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import {
   assignFieldNames,
+  assignTableTopics,
+  topicCollisionKey,
+  TopicCollisionError,
   avroType,
   deriveChangeSchemas,
   keySubject,
@@ -45,6 +48,8 @@ export class TableRegistry {
   readonly #log: Logger;
   readonly #byOid = new Map<number, CapturedTable | null>();
   readonly #warnedKeyless = new Set<number>();
+  /** Which table holds each topic (by topicCollisionKey): a second table there is refused. */
+  readonly #topicOwners = new Map<string, { readonly oid: number; readonly schema: string; readonly table: string }>();
   onSchemaChange: ((table: CapturedTable) => void) | undefined;
 
   constructor(catalog: pg.Client, registry: SchemaRegistryClient, topics: TopicManager, options: TableRegistryOptions, log: Logger) {
@@ -102,6 +107,11 @@ export class TableRegistry {
     }
     const columns: SchemaColumn[] = assignFieldNames(specs);
     const topic = tableTopic(this.#options.topicPrefix, schema, table);
+    const owner = this.#topicOwners.get(topicCollisionKey(topic));
+    if (owner !== undefined && owner.oid !== relationOid && !(owner.schema === schema && owner.table === table)) {
+      throw new TopicCollisionError(this.#options.topicPrefix, owner, { schema, table }, topic, tableTopic(this.#options.topicPrefix, owner.schema, owner.table));
+    }
+    this.#topicOwners.set(topicCollisionKey(topic), { oid: relationOid, schema, table });
     const schemas = deriveChangeSchemas(topic, { schema, table, columns });
     const partitions = await this.#topics.ensure(topic);
     const keySchemaId = await this.#registry.register(keySubject(topic), schemas.key);
@@ -143,4 +153,24 @@ function sameColumns(t: CapturedTable, rc: readonly RelationColumn[]): boolean {
   if (t.tupleColumns.length !== rc.length) return false;
   for (let i = 0; i < rc.length; i++) if (t.tupleColumns[i] !== (rc[i] as RelationColumn).name) return false;
   return !rc.some((c, i) => (t.columns[i] as SchemaColumn).typmod !== c.typmod || t.typeOids[i] !== c.typeOid);
+}
+
+/**
+ * Refuses, at start, a publication of which two captured tables (those with a key) would share
+ * a topic (or two topics Kafka would refuse as colliding): the error names both tables and how
+ * to exclude one.
+ */
+export async function refuseTopicCollisions(catalog: pg.Client, publication: string, topicPrefix: string): Promise<void> {
+  const res = await catalog.query<{ schema: string; table: string }>(
+    `SELECT pt.schemaname AS schema, pt.tablename AS table
+       FROM pg_catalog.pg_publication_tables pt
+       JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname
+       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+      WHERE pt.pubname = $1
+        AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                     WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i')))
+      ORDER BY 1, 2`,
+    [publication],
+  );
+  assignTableTopics(topicPrefix, res.rows);
 }

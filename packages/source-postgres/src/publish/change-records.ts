@@ -2,6 +2,10 @@ import {
   encodeAvro,
   frame,
   partitionForKey,
+  TRUNCATE_HEADER,
+  TRUNCATE_ID_HEADER,
+  TRUNCATE_KEY,
+  truncateId,
   type Op,
   type SchemaColumn,
   type SourceBlock,
@@ -27,10 +31,8 @@ export interface TableTopic {
 /** A row image keyed by Avro field name. */
 export type RowImage = Record<string, unknown>;
 
-export const TRUNCATE_KEY = Buffer.from('__walrelay_truncate__', 'utf8');
-export const TRUNCATE_HEADER = 'walrelay.truncate';
-/** Identifies one truncate across the partitions it was written to: `<commit LSN>:<position in the transaction>`. */
-export const TRUNCATE_ID_HEADER = 'walrelay.truncate.id';
+/** The truncate marker's key and headers are part of the wire contract (core's wire/truncate-marker.ts). */
+export { TRUNCATE_KEY, TRUNCATE_HEADER, TRUNCATE_ID_HEADER };
 
 export function keyImage(t: TableTopic, row: RowImage): RowImage {
   const key: RowImage = {};
@@ -95,7 +97,7 @@ export function truncateRecords(t: TableTopic, source: SourceBlock): OutRecord[]
       partition: p,
       key: TRUNCATE_KEY,
       value,
-      headers: { [TRUNCATE_HEADER]: String(t.partitions), [TRUNCATE_ID_HEADER]: `${source.commit_lsn ?? source.lsn ?? 0n}:${source.tx_seq ?? 0n}` },
+      headers: { [TRUNCATE_HEADER]: String(t.partitions), [TRUNCATE_ID_HEADER]: truncateId(source.commit_lsn ?? source.lsn ?? 0n, source.tx_seq ?? 0n) },
     });
   }
   return out;

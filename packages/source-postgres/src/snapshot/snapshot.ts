@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { errorMessage, type Logger, type Lsn, type SourceBlock } from '@walrelay/core';
+import { errorMessage, InterruptedError, type Logger, type Lsn, type SourceBlock } from '@walrelay/core';
 import { pgClient, quotePgIdent, wrapPgError, type PgConnectionSettings } from '../replication/connection.js';
 import { changeRecords, type RowImage } from '../publish/change-records.js';
 import type { TransactionalPublisher } from '../publish/publisher.js';
@@ -87,7 +87,7 @@ export async function runSnapshot(
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await client.query(`SET TRANSACTION SNAPSHOT '${options.snapshotName.replace(/'/g, "''")}'`);
       for (;;) {
-        if (signal.aborted) throw new Error('snapshot interrupted by shutdown');
+        if (signal.aborted) throw new InterruptedError('snapshot interrupted by shutdown');
         const next = queue.shift();
         if (!next) break;
         const table = await registry.forSnapshot(next.oid);
@@ -110,7 +110,7 @@ export async function runSnapshot(
     const label = `${table.schema}.${table.table}`;
     metrics.snapshotEstimate.set({ table: label }, entry.estimatedRows);
     for (;;) {
-      if (signal.aborted) throw new Error('snapshot interrupted by shutdown');
+      if (signal.aborted) throw new InterruptedError('snapshot interrupted by shutdown');
       const res = await client.query({ text: `FETCH ${options.fetchRows} FROM ${cursor}`, rowMode: 'array' });
       const rows = res.rows as (string | null)[][];
       if (rows.length === 0) break;

@@ -21,7 +21,7 @@
  * - numeric(p,s) 'NaN' / '±Infinity' → ValueError: the Avro decimal type cannot hold them.
  *   Unconstrained numeric keeps the text, so 'NaN' and 'Infinity' pass through.
  */
-import { ValueError } from '@walrelay/core';
+import { DATE_NEG_INFINITY, DATE_POS_INFINITY, TIMESTAMP_NEG_INFINITY, TIMESTAMP_POS_INFINITY, ValueError } from '@walrelay/core';
 import type { ColumnSpec, ValueKind } from '@walrelay/core';
 
 export type TextConverter = (text: string) => unknown;
@@ -66,10 +66,8 @@ const C_LBRACE = 123;
 const C_RBRACE = 125;
 const C_LBRACKET = 91;
 
-export const DATE_POS_INFINITY = 2147483647;
-export const DATE_NEG_INFINITY = -2147483648;
-export const TIMESTAMP_POS_INFINITY = 9223372036854775807n;
-export const TIMESTAMP_NEG_INFINITY = -9223372036854775808n;
+// The ±infinity sentinels are part of the wire contract (core's wire/sentinels.ts).
+export { DATE_POS_INFINITY, DATE_NEG_INFINITY, TIMESTAMP_POS_INFINITY, TIMESTAMP_NEG_INFINITY };
 
 const INT64_MIN = -9223372036854775808n;
 const INT64_MAX = 9223372036854775807n;

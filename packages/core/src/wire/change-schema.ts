@@ -1,5 +1,5 @@
-import { ConfigError, DecodeError, SchemaError } from './errors.js';
-import type { ColumnSpec, SchemaColumn, TableShape, ValueKind } from './column.js';
+import { DecodeError, SchemaError } from '../errors.js';
+import type { ColumnSpec, SchemaColumn, TableShape, ValueKind } from '../column.js';
 import { SOURCE_SCHEMA } from './source-block.js';
 
 /** Avro names allow [A-Za-z_][A-Za-z0-9_]*. Anything else is replaced by `_`. */
@@ -92,7 +92,7 @@ export function deriveChangeSchemas(topic: string, shape: TableShape): ChangeSch
   const namespace = avroNamespace(topic);
   const keyCols = shape.columns.filter((c) => c.key !== null).sort((a, b) => (a.key as number) - (b.key as number));
   if (keyCols.length === 0) {
-    throw new ConfigError(`table ${shape.schema}.${shape.table} has no primary key or replica identity index`);
+    throw new SchemaError(`table ${shape.schema}.${shape.table} has no primary key or replica identity index: walrelay cannot key its records`);
   }
   const fieldOf = (c: SchemaColumn, optional: boolean): Record<string, unknown> => {
     const t = avroTypeOfKind(c.kind, c);
