@@ -25,7 +25,7 @@ interface Row {
 async function query(client: pg.Client, publication: string, only?: { schema: string; table: string }): Promise<SnapshotTable[]> {
   const v = Number((await client.query("SELECT current_setting('server_version_num')::int AS v")).rows[0].v);
   // PostgreSQL 15 added column lists and row filters to pg_publication_tables.
-  const extra = v >= 150000 ? 'pt.attnames, pt.rowfilter' : 'NULL::text[] AS attnames, NULL::text AS rowfilter';
+  const extra = v >= 150000 ? 'pt.attnames::text[] AS attnames, pt.rowfilter' : 'NULL::text[] AS attnames, NULL::text AS rowfilter';
   const res = await client.query(
     `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS table, GREATEST(c.reltuples, 0)::bigint AS estimate, ${extra},
             (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS natts
@@ -42,7 +42,7 @@ async function query(client: pg.Client, publication: string, only?: { schema: st
     table: r.table,
     estimatedRows: Number(r.estimate),
     // A list naming every column is no list (pg_publication_tables always fills attnames on 15+).
-    columns: r.attnames && r.attnames.length < Number(r.natts) ? r.attnames : null,
+    columns: Array.isArray(r.attnames) && r.attnames.length < Number(r.natts) ? r.attnames : null,
     rowFilter: r.rowfilter ?? null,
   }));
 }
