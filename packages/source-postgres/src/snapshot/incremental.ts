@@ -29,7 +29,7 @@ type Watermark =
   | { slot: string; kind: 'enqueue'; tables: KnownTable[]; reason: string; condition: string | null }
   | { slot: string; kind: 'cancel'; tables: KnownTable[] | null; why: string };
 
-interface Chunk {
+export interface Chunk {
   readonly id: string;
   readonly entryId: string;
   readonly table: CapturedTable;
@@ -42,7 +42,7 @@ interface Chunk {
   readonly full: boolean;
 }
 
-interface Window {
+export interface Window {
   readonly oid: number;
   readonly keys: Set<string>;
   /** Why the chunk must be read again (a truncate, a schema change inside the window). */
@@ -231,31 +231,15 @@ export class IncrementalSnapshots {
       settle('cancelled');
       return null;
     }
-    let retry: string | null = null;
-    if (!window) retry = 'the low watermark was not seen';
-    else if (window.invalid) retry = window.invalid;
-    else if (this.#tables.get(chunk.table.relationOid) !== chunk.table) retry = 'the table definition changed';
-    else {
-      for (const x of chunk.xip) {
-        if (window.preLow.has(x)) {
-          retry = `transaction ${x} committed before the low watermark but was not yet visible to the chunk's snapshot`;
-          break;
-        }
-      }
-    }
-    if (retry) {
-      this.#log.debug({ chunk: id, why: retry }, 'chunk read again');
+    const result = reconcileChunk(chunk, window, this.#tables.get(chunk.table.relationOid));
+    if ('retry' in result) {
+      this.#log.debug({ chunk: id, why: result.retry }, 'chunk read again');
       this.#metrics.chunkRetries.inc({ table: label(chunk.table) });
       settle('retry');
       return null;
     }
     const t = chunk.table;
-    const rows: RowImage[] = [];
-    for (const raw of chunk.rows) {
-      const key = keyOf(t, raw);
-      if (window!.keys.has(key)) continue;
-      rows.push(convertRow(t, raw, key));
-    }
+    const rows = result.rows;
     const entry = this.#entries[entryIndex]!;
     const updated: IncrementalProgress = { ...entry, lastKey: chunk.lastKey ?? entry.lastKey, rows: entry.rows + BigInt(rows.length) };
     if (chunk.full) {
@@ -437,6 +421,26 @@ export class IncrementalSnapshots {
       throw new ValueError(`incremental snapshot of ${label(table)}${entry.condition ? ` (condition ${entry.condition})` : ''}: reading a chunk failed: ${msg}`, { cause: e, retriable: isConnectionLoss(e) });
     }
   }
+}
+
+/**
+ * The DBLog step at a high watermark: the chunk's rows minus the keys changed between
+ * the watermarks, or why the chunk must be read again.
+ */
+export function reconcileChunk(chunk: Chunk, window: Window | undefined, current: CapturedTable | null | undefined): { rows: RowImage[] } | { retry: string } {
+  if (!window) return { retry: 'the low watermark was not seen' };
+  if (window.invalid) return { retry: window.invalid };
+  if (current !== chunk.table) return { retry: 'the table definition changed' };
+  for (const x of chunk.xip) {
+    if (window.preLow.has(x)) return { retry: `transaction ${x} committed before the low watermark but was not yet visible to the chunk's snapshot` };
+  }
+  const rows: RowImage[] = [];
+  for (const raw of chunk.rows) {
+    const key = keyOf(chunk.table, raw);
+    if (window.keys.has(key)) continue;
+    rows.push(convertRow(chunk.table, raw, key));
+  }
+  return { rows };
 }
 
 export function keyOf(t: CapturedTable, raw: readonly (string | null | undefined)[]): string {
