@@ -10,6 +10,7 @@ import type { RunningProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { hasLog, logLines } from '../support/changes.js';
 import { insertSignal } from '../../packages/source-postgres/src/snapshot/signals.js';
+import { runSnapshotCommand } from '../../packages/source-postgres/src/snapshot-command.js';
 
 /**
  * A table's life in walrelay-source against real PostgreSQL, Kafka and the registry:
@@ -295,20 +296,29 @@ describe('walrelay-source: incremental snapshots', () => {
       const env = { ...signalEnv(p), WALRELAY_SNAPSHOT: 'never', WALRELAY_SNAPSHOT_CHUNK_SIZE: '200' };
       const first = p.startSource(env, 'first');
       await waitFor('streaming', () => hasLog(first, 'starting replication'), { timeoutMs: 90_000, describe: () => logs([first]) });
-      const sc = new pg.Client({ connectionString: PG_URL });
-      await sc.connect();
-      await insertSignal(sc, { schema: p.schema, table: 'walrelay_signals' }, { type: 'execute-snapshot', tables: [`"${p.schema}".t`] });
-      await sc.end();
+      // The CLI subcommand's module: inserts the signal the slot carries.
+      const cliEnv = { ...p.sourceEnv(env) };
+      const printed: string[] = [];
+      assert.equal(await runSnapshotCommand([`"${p.schema}".t`], cliEnv, (l) => printed.push(l)), 0, printed.join('\n'));
+      assert.match(printed[0]!, /"type":"execute-snapshot"/);
       c = await collect(p, 't');
       await waitFor('part of the snapshot', () => c!.records.length >= 3000, { timeoutMs: 120_000, intervalMs: 20, describe: () => logs([first]) });
       first.kill('SIGKILL');
       await first.exited;
       assert.ok(!hasLog(first, 'incremental snapshot of the table finished'), 'killed before the end');
+      // The progress is in the Kafka checkpoint: --list shows the table and the last key of the last finished chunk.
+      const listed: string[] = [];
+      assert.equal(await runSnapshotCommand(['--list'], cliEnv, (l) => listed.push(l)), 0, listed.join('\n'));
+      const inProgress = (JSON.parse(listed[0]!) as { snapshots: { table: string; lastKey: string | null; rows: number }[] }).snapshots;
+      assert.equal(inProgress.length, 1, listed[0]);
+      assert.equal(inProgress[0]!.table, `${p.schema}.t`);
+      assert.ok(inProgress[0]!.rows >= 200 && inProgress[0]!.rows % 200 === 0, `whole chunks done: ${listed[0]}`);
+      assert.deepEqual(JSON.parse(inProgress[0]!.lastKey!), [String(inProgress[0]!.rows)], 'last key = last row of the last finished chunk');
       const second = p.startSource(env, 'second');
       await waitFor('the snapshot to finish', () => hasLog(second, 'incremental snapshot of the table finished'), { timeoutMs: 180_000, describe: () => logs([second]) });
       const resumed = logLines(second).find((l) => l.msg === 'incremental snapshot of the table: resuming after the last key published');
       assert.ok(resumed, `the restart resumed rather than starting over\n${logs([second])}`);
-      assert.ok(Number(resumed.rowsSoFar) >= 200 && JSON.parse(String(resumed.afterKey))[0] !== null, 'it continued after a finished chunk');
+      assert.equal(String(resumed.afterKey), inProgress[0]!.lastKey, 'it continued after the last finished chunk, not from the first');
       await waitFor('20000 rows', () => fold(c!.records).size >= 20000, { timeoutMs: 60_000 });
       const reads = readCounts(c.records);
       assert.equal(reads.size, 20000);

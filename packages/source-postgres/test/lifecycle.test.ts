@@ -96,3 +96,20 @@ test('a value that does not convert names table, column and key', () => {
   const c = { ...chunk([['a', '1', 'x']]), table: bad };
   assert.throws(() => reconcileChunk(c, { oid: 42, keys: new Set(), invalid: null, preLow: new Set() }, bad), /public\.t column v \(undefined\) of the row with key \["a","1"\]: no good/);
 });
+
+test('walrelay-source snapshot: arguments', async () => {
+  const { parseSnapshotArgs } = await import('../src/snapshot-command.js');
+  assert.deepEqual(parseSnapshotArgs(['s.a', '"my.schema"."T"', '--where', "id > 5 AND k <> 'x'"]), {
+    action: 'execute',
+    tables: ['s.a', '"my.schema"."T"'],
+    where: "id > 5 AND k <> 'x'",
+    configArgs: [],
+  });
+  assert.deepEqual(parseSnapshotArgs(['--stop', '--config', 'c.yaml']), { action: 'stop', tables: [], configArgs: ['--config', 'c.yaml'] });
+  assert.deepEqual(parseSnapshotArgs(['--list']), { action: 'list', configArgs: [] });
+  assert.throws(() => parseSnapshotArgs([]), /at least one table/);
+  assert.throws(() => parseSnapshotArgs(['a', '--where']), /--where needs a condition/);
+  assert.throws(() => parseSnapshotArgs(['--list', 'a']), /--list takes no table/);
+  assert.throws(() => parseSnapshotArgs(['a.b.c']), /more than two parts/);
+  assert.throws(() => parseSnapshotArgs(['--bogus']), /unknown option --bogus/);
+});
