@@ -323,7 +323,7 @@ export class ChangeStream {
   }
 
   async #rowChange(t: CapturedTable, lsn: Lsn, tx: OpenTx, m: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' }>): Promise<void> {
-    if (this.#incremental) {
+    if (this.#incremental?.watching(t.relationOid)) {
       if (m.tag !== 'delete') this.#incremental.onRowChange(t.relationOid, tupleKey(t, m.newTuple));
       if (m.tag !== 'insert' && m.oldTuple) this.#incremental.onRowChange(t.relationOid, tupleKey(t, m.oldTuple));
     }

@@ -138,6 +138,13 @@ export class IncrementalSnapshots {
     if (this.#recent.length > RECENT_COMMITS) this.#recent.splice(0, this.#recent.length - RECENT_COMMITS);
   }
 
+  /** Whether a chunk window of relation `oid` is open (only then do row changes need their key). */
+  watching(oid: number): boolean {
+    if (this.#windows.size === 0) return false;
+    for (const w of this.#windows.values()) if (w.oid === oid) return true;
+    return false;
+  }
+
   /** A row change of relation `oid`; `key` is the JSON of its key's text values. */
   onRowChange(oid: number, key: string): void {
     for (const w of this.#windows.values()) if (w.oid === oid) w.keys.add(key);
