@@ -90,7 +90,9 @@ export class IncrementalSnapshots {
   #dirty = false;
 
   // Coordination with the reader.
-  readonly #recent: number[] = [];
+  /** The last RECENT_COMMITS committed xids (a ring). */
+  readonly #recent = new Uint32Array(RECENT_COMMITS);
+  #recentCount = 0;
   readonly #windows = new Map<string, Window>();
   readonly #expected = new Set<string>();
   readonly #pending = new Map<string, Chunk>();
@@ -134,8 +136,8 @@ export class IncrementalSnapshots {
   // ---- stream side (called in commit order) ----
 
   onCommit(xid: number): void {
-    this.#recent.push(xid >>> 0);
-    if (this.#recent.length > RECENT_COMMITS) this.#recent.splice(0, this.#recent.length - RECENT_COMMITS);
+    this.#recent[this.#recentCount % RECENT_COMMITS] = xid >>> 0;
+    this.#recentCount++;
   }
 
   /** Whether a chunk window of relation `oid` is open (only then do row changes need their key). */
@@ -173,7 +175,7 @@ export class IncrementalSnapshots {
     if (w.slot !== this.#options.slot) return null;
     switch (w.kind) {
       case 'low':
-        if (this.#expected.has(w.chunk)) this.#windows.set(w.chunk, { oid: w.oid, keys: new Set(), invalid: null, preLow: new Set(this.#recent) });
+        if (this.#expected.has(w.chunk)) this.#windows.set(w.chunk, { oid: w.oid, keys: new Set(), invalid: null, preLow: new Set(this.#recent.subarray(0, Math.min(this.#recentCount, RECENT_COMMITS))) });
         return null;
       case 'high':
         return this.#onHigh(w.chunk);
