@@ -1,4 +1,8 @@
 import { describe, test } from 'node:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sqliteRows } from '../support/checker.js';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { tableTopic } from '@walrelay/core';
@@ -368,6 +372,58 @@ describe('walrelay-source: snapshots read what the publication publishes', () =>
       }
     } finally {
       await c?.stop().catch(() => undefined);
+      await p.cleanup();
+    }
+  });
+});
+
+describe('walrelay-source → walrelay-sink-sqlite: a table joining the publication mid-run', () => {
+  test('5000 rows under concurrent updates and deletes, the source killed -9 during its incremental snapshot: the target equals PostgreSQL', async () => {
+    const p = new TestPipeline('lc_e2e');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'walrelay-')), 'target.sqlite');
+    const writer = new pg.Client({ connectionString: PG_URL });
+    let stop = false;
+    let writes = 0;
+    let load: Promise<void> | undefined;
+    try {
+      await p.setup((s) => [`CREATE TABLE ${s}.first (id int8 PRIMARY KEY)`, `INSERT INTO ${s}.first VALUES (1)`]);
+      p.capture('first');
+      const env = { ...signalEnv(p), WALRELAY_SNAPSHOT_CHUNK_SIZE: '250' };
+      const first = p.startSource(env, 'src-0');
+      p.startSink('sink-sqlite', file);
+      await p.waitConsistent('first', sqliteRows(file, 'first'));
+      await p.db.query(`CREATE TABLE ${q(p.schema)}.later (id int8 PRIMARY KEY, v int8 NOT NULL, note text)`);
+      await p.db.query(`INSERT INTO ${q(p.schema)}.later SELECT g, 0, md5(g::text) FROM generate_series(1, 5000) g`);
+      await writer.connect();
+      load = (async () => {
+        while (!stop) {
+          const id = 1 + Math.floor(Math.random() * 5200);
+          const r = Math.random();
+          if (r < 0.15) await writer.query(`DELETE FROM ${q(p.schema)}.later WHERE id = $1`, [id]);
+          else if (r < 0.25) await writer.query(`INSERT INTO ${q(p.schema)}.later VALUES ($1, 0, 'new') ON CONFLICT (id) DO NOTHING`, [id]);
+          else await writer.query(`UPDATE ${q(p.schema)}.later SET v = v + 1 WHERE id = $1`, [id]);
+          writes++;
+        }
+      })();
+      await p.db.query(`ALTER PUBLICATION ${q(p.publication)} ADD TABLE ${q(p.schema)}.later`);
+      await waitFor('chunks of the later table', () => logLines(first).some((l) => l.msg === 'incremental snapshot of the table: reading from the first key'), { timeoutMs: 90_000, describe: () => logs([first]) });
+      const c = await collect(p, 'later');
+      await waitFor('some chunks published', () => c.records.filter((r) => r.value?.op === 'r').length >= 1000, { timeoutMs: 90_000, intervalMs: 20, describe: () => logs([first]) });
+      await c.stop();
+      first.kill('SIGKILL');
+      await first.exited;
+      const second = p.startSource(env, 'src-1');
+      await waitFor('the resumed snapshot to finish', () => hasLog(second, 'incremental snapshot of the table finished'), { timeoutMs: 180_000, describe: () => logs([second]) });
+      assert.ok(hasLog(second, 'incremental snapshot of the table: resuming after the last key published'), 'resumed after the kill');
+      stop = true;
+      await load;
+      assert.ok(writes > 100, `writes went on during the snapshot and the kill (${writes})`);
+      const r = await p.waitConsistent('later', sqliteRows(file, 'later'), 180_000);
+      assert.ok(r, 'the target equals PostgreSQL');
+    } finally {
+      stop = true;
+      await load?.catch(() => undefined);
+      await writer.end().catch(() => undefined);
       await p.cleanup();
     }
   });
