@@ -334,6 +334,40 @@ describe('walrelay-source: incremental snapshots', () => {
   });
 });
 
+describe('walrelay-source: cancelling an incremental snapshot', () => {
+  test('snapshot --stop cancels it: the checkpoint lists none, chunks stop, streaming goes on', async () => {
+    const p = new TestPipeline('lc_stop');
+    let c: TopicCollector | undefined;
+    try {
+      await p.setup((s) => [`CREATE TABLE ${s}.t (id int8 PRIMARY KEY, v text)`, `INSERT INTO ${s}.t SELECT g, 'x' FROM generate_series(1, 30000) g`]);
+      p.capture('t');
+      const env = { ...signalEnv(p), WALRELAY_SNAPSHOT: 'never', WALRELAY_SNAPSHOT_CHUNK_SIZE: '100' };
+      const src = p.startSource(env, 'src');
+      await waitFor('streaming', () => hasLog(src, 'starting replication'), { timeoutMs: 90_000, describe: () => logs([src]) });
+      const cliEnv = p.sourceEnv(env);
+      const out: string[] = [];
+      assert.equal(await runSnapshotCommand([`"${p.schema}".t`], cliEnv, (l) => out.push(l)), 0, out.join('\n'));
+      c = await collect(p, 't');
+      await waitFor('some chunks', () => c!.records.length >= 500, { timeoutMs: 90_000, describe: () => logs([src]) });
+      assert.equal(await runSnapshotCommand(['--stop', `"${p.schema}".t`], cliEnv, (l) => out.push(l)), 0, out.join('\n'));
+      await waitFor('the cancel', () => hasLog(src, 'incremental snapshot cancelled'), { timeoutMs: 60_000, describe: () => logs([src]) });
+      await waitFor('the checkpoint to list no snapshot', async () => {
+        const listed: string[] = [];
+        await runSnapshotCommand(['--list'], cliEnv, (l) => listed.push(l));
+        return (JSON.parse(listed[0]!) as { snapshots: unknown[] }).snapshots.length === 0;
+      }, { timeoutMs: 60_000 });
+      await p.db.query(`UPDATE ${q(p.schema)}.t SET v = 'after' WHERE id = 30000`);
+      await waitFor('the streamed update', () => c!.records.some((r) => r.value?.op === 'u'), { timeoutMs: 60_000, describe: () => logs([src]) });
+      const reads = c.records.filter((r) => r.value?.op === 'r').length;
+      assert.ok(reads < 30000, `the snapshot stopped early (${reads} rows read)`);
+      assert.ok(!hasLog(src, 'incremental snapshot of the table finished'));
+    } finally {
+      await c?.stop().catch(() => undefined);
+      await p.cleanup();
+    }
+  });
+});
+
 describe('walrelay-source: snapshots read what the publication publishes', () => {
   test('a column list and a row filter are honoured by the initial and the incremental snapshot', async () => {
     const p = new TestPipeline('lc_pub');
