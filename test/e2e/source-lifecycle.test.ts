@@ -195,6 +195,29 @@ describe('walrelay-source: a lost slot', () => {
     }
   });
 
+  test('slotFailover: true on a server older than 17 is refused at start, naming the version, and creates no slot', async () => {
+    const p = new TestPipeline('lc_fo');
+    try {
+      await p.setup((s) => [`CREATE TABLE ${s}.t (id int8 PRIMARY KEY)`]);
+      p.capture('t');
+      const v = Number((await p.db.query("SELECT current_setting('server_version_num')::int AS v")).rows[0].v);
+      const proc = p.startSource({ WALRELAY_SLOT_FAILOVER: 'true' }, 'failover');
+      const code = await Promise.race([proc.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 90_000))]);
+      if (v >= 170000) {
+        // A 17+ server without synchronized_standby_slots is refused by the preflight.
+        assert.notEqual(code, 0);
+        assert.match(proc.output(), /synchronized_standby_slots/);
+      } else {
+        assert.notEqual(code, 'still running', logs([proc]));
+        assert.notEqual(code, 0);
+        assert.match(proc.output(), new RegExp(`PostgreSQL 17 or later; the server is ${Math.floor(v / 10000)}\\.`));
+      }
+      assert.equal((await p.db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [p.slot])).rows.length, 0);
+    } finally {
+      await p.cleanup();
+    }
+  });
+
   test('onSlotLost accepts only fail (resync is not built) and names the setting', async () => {
     const p = new TestPipeline('lc_mode');
     try {
