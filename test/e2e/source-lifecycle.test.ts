@@ -1,20 +1,22 @@
 import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sqliteRows } from '../support/checker.js';
-import assert from 'node:assert/strict';
 import pg from 'pg';
-import { tableTopic } from '@walrelay/core';
+import { checkpointTopic, tableTopic } from '@walrelay/core';
+import { sqliteRows } from '../support/checker.js';
 import { PG_URL } from '../support/env.js';
 import { q } from '../support/postgres.js';
 import { TestPipeline } from '../support/pipeline.js';
-import { TopicCollector, type ReadRecord } from '../support/kafka.js';
+import { testKafka, TopicCollector, type ReadRecord } from '../support/kafka.js';
 import type { RunningProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { hasLog, logLines } from '../support/changes.js';
 import { insertSignal } from '../../packages/source-postgres/src/snapshot/signals.js';
 import { runSnapshotCommand } from '../../packages/source-postgres/src/snapshot-command.js';
+import { encodeCheckpointV1, emptyCheckpoint } from '../../packages/source-postgres/src/publish/checkpoint.js';
+
 
 /**
  * A table's life in walrelay-source against real PostgreSQL, Kafka and the registry:
@@ -142,7 +144,7 @@ describe('walrelay-source: an initial snapshot is owed until it is done', () => 
       // topic exists), and the topic is deleted before the restart, which must create it
       // again and still deliver every row once.
       const first = p.startSource(signalEnv(p), 'first');
-      const admin = (await import('../support/kafka.js')).testKafka().admin();
+      const admin = testKafka().admin();
       await admin.connect();
       const topic = tableTopic(p.prefix, p.schema, 't');
       await waitFor('the topic to be created', async () => (await admin.listTopics()).includes(topic), { timeoutMs: 90_000, intervalMs: 20, describe: () => logs([first]) });
@@ -160,6 +162,40 @@ describe('walrelay-source: an initial snapshot is owed until it is done', () => 
       assert.equal(reads.size, 30);
       assert.ok([...reads.values()].every((n) => n === 1), `every row read exactly once: ${JSON.stringify([...reads].filter(([, n]) => n !== 1))}`);
     } finally {
+      await c?.stop().catch(() => undefined);
+      await p.cleanup();
+    }
+  });
+});
+
+describe('walrelay-source: upgrading from a 0.1 checkpoint', () => {
+  test('a RUNNING format-1 checkpoint (no per-table progress) with its slot: the snapshot is taken again and every row arrives', async () => {
+    const p = new TestPipeline('lc_v1');
+    let c: TopicCollector | undefined;
+    const kafka = testKafka();
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    try {
+      await p.setup((s) => [`CREATE TABLE ${s}.t (id int8 PRIMARY KEY, v text)`, `INSERT INTO ${s}.t SELECT g, 'v' FROM generate_series(1, 30) g`]);
+      p.capture('t');
+      // What walrelay 0.1 left behind when its snapshot failed after the first commit.
+      const slot = await p.db.query("SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", [p.slot]);
+      const lsn = BigInt(`0x${(slot.rows[0].lsn as string).split('/').map((x) => x.padStart(8, '0')).join('')}`);
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: checkpointTopic(p.prefix), numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true });
+      await producer.connect();
+      await producer.send({
+        topic: checkpointTopic(p.prefix),
+        messages: [{ key: p.slot, partition: 0, value: encodeCheckpointV1({ ...emptyCheckpoint(p.slot), snapshot: 'RUNNING', snapshotConsistentLsn: lsn }) }],
+      });
+      const src = p.startSource(signalEnv(p), 'src');
+      c = await collect(p, 't');
+      await waitFor('30 rows', () => readCounts(c!.records).size >= 30, { timeoutMs: 90_000, describe: () => logs([src]) });
+      assert.ok(hasLog(src, 'the initial snapshot did not get going: dropping the slot and taking the snapshot again'), logs([src]));
+      await waitFor('the snapshot published', () => hasLog(src, 'snapshot published'), { timeoutMs: 60_000, describe: () => logs([src]) });
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
       await c?.stop().catch(() => undefined);
       await p.cleanup();
     }

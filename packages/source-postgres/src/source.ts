@@ -201,8 +201,9 @@ export class Source {
     this.#lifecycle.slotLost.set(0);
     let resumeInitial = false;
     if (slot) {
-      if (checkpoint.snapshot === 'RUNNING' && (checkpoint.snapshotConsistentLsn === null || cfg.snapshot === 'initial_only')) {
-        // Nothing was published from this slot (no consistent point recorded), or initial_only
+      if (checkpoint.snapshot === 'RUNNING' && (checkpoint.snapshotConsistentLsn === null || checkpoint.slotCreatedMs == null || cfg.snapshot === 'initial_only')) {
+        // Nothing was published from this slot (no consistent point recorded), a RUNNING
+        // checkpoint of walrelay 0.1 (no per-table progress to resume from), or initial_only
         // (which does not stream): take the snapshot again from a new slot.
         log.warn({ slot: cfg.slot }, 'the initial snapshot did not get going: dropping the slot and taking the snapshot again');
         await dropSlot(catalog, cfg.slot, log);
