@@ -8,3 +8,7 @@ export * from './publish/publisher.js';
 export * from './publish/change-records.js';
 export * from './replication/connection.js';
 export * from './replication/session-settings.js';
+export * from './snapshot-command.js';
+export * from './slot-lifecycle.js';
+export * from './lifecycle-config.js';
+export { insertSignal, signalTableDdl, type SnapshotSignal } from './snapshot/signals.js';

@@ -24,10 +24,15 @@ import { pgClient, quotePgIdent, ReplicationConnection, wrapPgError, type PgConn
 import { TransactionalPublisher } from './publish/publisher.js';
 import { TopicManager } from './publish/topics.js';
 import { readCheckpoint } from './publish/checkpoint-reader.js';
-import { emptyCheckpoint, type SourceCheckpoint } from './publish/checkpoint.js';
+import { emptyCheckpoint, type KnownTable, type SourceCheckpoint } from './publish/checkpoint.js';
 import { refuseTopicCollisions, TableRegistry } from './tables.js';
 import { ChangeStream } from './stream.js';
-import { publicationTables, runSnapshot } from './snapshot/snapshot.js';
+import { runSnapshot } from './snapshot/snapshot.js';
+import { publicationTable, publicationTables, type SnapshotTable } from './snapshot/publication.js';
+import { IncrementalSnapshots } from './snapshot/incremental.js';
+import { ensureSignalTable, parseSignalTable } from './snapshot/signals.js';
+import { createLifecycleMetrics, type LifecycleMetrics } from './lifecycle-metrics.js';
+import { checkFailover, checkpointFollowsSlot, createSlotCommand, ensureSlotFailover, slotLostError } from './slot-lifecycle.js';
 import { listCapturableTables } from './catalog.js';
 import { createSourceMetrics, type SourceMetrics } from './metrics.js';
 
@@ -43,6 +48,7 @@ export class Source {
   readonly #config: SourceConfig;
   readonly #log: Logger;
   readonly #metrics: SourceMetrics;
+  readonly #lifecycle: LifecycleMetrics;
   readonly #pg: PgConnectionSettings;
   readonly #abort = new AbortController();
   #state: SourceState = 'starting';
@@ -54,6 +60,7 @@ export class Source {
     this.#config = config;
     this.#log = log;
     this.#metrics = createSourceMetrics(registry);
+    this.#lifecycle = createLifecycleMetrics(registry);
     this.#pg = { url: config.postgres.url, ...(config.postgres.ssl !== undefined ? { ssl: pgSsl(config.postgres.ssl) } : {}) };
   }
 
@@ -133,7 +140,7 @@ export class Source {
     this.#metrics.active.set(1);
 
     // 2. Publication.
-    await ensurePublication(catalog, cfg.publication, cfg.tables, log);
+    await ensurePublication(catalog, cfg.publication, cfg.tables, log, parseSignalTable(cfg.incremental.signalTable));
     await refuseTopicCollisions(catalog, cfg.publication, cfg.topicPrefix);
 
     // 3. Kafka: topics, the transactional producer (fences a predecessor), checkpoint.
@@ -165,7 +172,9 @@ export class Source {
       await publisher.abort().catch(() => undefined);
       await publisher.disconnect();
     });
-    let checkpoint: SourceCheckpoint = (await readCheckpoint(kafka, cpTopic, cfg.slot, log)) ?? emptyCheckpoint(cfg.slot);
+    const storedCheckpoint = await readCheckpoint(kafka, cpTopic, cfg.slot, log);
+    const stored = storedCheckpoint !== null;
+    let checkpoint: SourceCheckpoint = storedCheckpoint ?? emptyCheckpoint(cfg.slot);
     log.info(
       { commitLsn: formatLsn(checkpoint.commitLsn), endLsn: formatLsn(checkpoint.endLsn), partial: checkpoint.partialFinalLsn !== null, snapshot: checkpoint.snapshot },
       'checkpoint read',
@@ -178,34 +187,72 @@ export class Source {
     const protocolVersion = await protocolVersionFor(catalog);
     const connectorName = cfg.connectorName ?? cfg.topicPrefix;
 
-    // 4. Slot: create (with snapshot) or reuse.
+    // 4. Slot: create (with snapshot) or reuse — the snapshot owed is durable before the slot exists.
+    const serverVersion = Number((await catalog.query("SELECT current_setting('server_version_num')::int AS v")).rows[0].v);
+    if (cfg.slotFailover) await checkFailover(catalog, cfg.slot);
+    const signalTable = parseSignalTable(cfg.incremental.signalTable);
     let slot = await slotInfo(catalog, cfg.slot);
-    if (slot && checkpoint.snapshot === 'RUNNING') {
-      log.warn({ slot: cfg.slot }, 'the previous snapshot did not finish: dropping the slot and redoing the snapshot from the start');
-      await dropSlot(catalog, cfg.slot, log);
-      slot = null;
-      checkpoint = emptyCheckpoint(cfg.slot);
+    if (!slot && checkpointFollowsSlot(checkpoint, stored)) {
+      // onSlotLost: fail (the only mode built).
+      this.#lifecycle.slotLost.set(1);
+      const err = slotLostError(cfg.slot, database, checkpoint);
+      log.error({ slot: cfg.slot, endLsn: formatLsn(checkpoint.endLsn), slotCreatedMs: checkpoint.slotCreatedMs?.toString() ?? null }, err.message);
+      throw err;
+    }
+    this.#lifecycle.slotLost.set(0);
+    let resumeInitial = false;
+    if (slot) {
+      if (checkpoint.snapshot === 'RUNNING' && (checkpoint.snapshotConsistentLsn === null || checkpoint.slotCreatedMs == null || cfg.snapshot === 'initial_only')) {
+        // Nothing was published from this slot (no consistent point recorded), a RUNNING
+        // checkpoint of walrelay 0.1 (no per-table progress to resume from), or initial_only
+        // (which does not stream): take the snapshot again from a new slot.
+        log.warn({ slot: cfg.slot }, 'the initial snapshot did not get going: dropping the slot and taking the snapshot again');
+        await dropSlot(catalog, cfg.slot, log);
+        slot = null;
+      } else if (checkpoint.snapshot === 'RUNNING') {
+        resumeInitial = true;
+        const owed = (checkpoint.incremental ?? []).filter((e) => e.reason === 'initial');
+        log.warn(
+          { slot: cfg.slot, consistentPoint: formatLsn(checkpoint.snapshotConsistentLsn!), tables: owed.map((e) => ({ table: `${e.schema}.${e.table}`, lastKey: e.lastKey, rows: Number(e.rows) })) },
+          'the initial snapshot did not finish: keeping the slot, streaming from its consistent point and reading the unfinished tables incrementally after the last key published',
+        );
+      } else if (!stored && cfg.snapshot !== 'never') {
+        // A slot with no checkpoint at all: nothing records that its snapshot was published.
+        log.warn({ slot: cfg.slot }, 'the slot exists but no Kafka checkpoint records its snapshot: dropping it and taking the initial snapshot');
+        await dropSlot(catalog, cfg.slot, log);
+        slot = null;
+      }
     }
     const repl = new ReplicationConnection(this.#pg, `walrelay-source-${cfg.slot}`, log);
     await repl.connect();
     this.#closers.push(() => repl.close());
+    if (slot && cfg.slotFailover) await ensureSlotFailover(catalog, cfg.slot, (sql) => repl.command(sql), log);
     let start: Lsn = checkpoint.endLsn;
+    const slotCommand = (exportSnapshot: boolean): string => createSlotCommand(cfg.slot, { exportSnapshot, failover: cfg.slotFailover, serverVersion });
+    const knownOf = (list: readonly SnapshotTable[]): KnownTable[] =>
+      list.filter((t) => !(t.schema === signalTable.schema && t.table === signalTable.table)).map((t) => ({ schema: t.schema, table: t.table }));
     if (!slot) {
+      const list = (await publicationTables(catalog, cfg.publication)).filter((t) => !(t.schema === signalTable.schema && t.table === signalTable.table));
       if (cfg.snapshot === 'never') {
-        const created = await repl.createSlot(cfg.slot, false);
+        const created = await repl.createSlot(cfg.slot, false, slotCommand(false));
         log.info({ slot: cfg.slot, consistentPoint: formatLsn(created.consistentPoint) }, 'created replication slot (no snapshot)');
         start = created.consistentPoint;
+        checkpoint = { ...emptyCheckpoint(cfg.slot), endLsn: created.consistentPoint, slotCreatedMs: BigInt(Date.now()), knownTables: knownOf(list) };
+        await publisher.commit(checkpoint);
       } else {
-        const created = await repl.createSlot(cfg.slot, true);
+        // The snapshot is owed from here on, whatever fails next.
+        checkpoint = { ...emptyCheckpoint(cfg.slot), snapshot: 'RUNNING', snapshotConsistentLsn: null, knownTables: knownOf(list) };
+        await publisher.commit(checkpoint);
+        const created = await repl.createSlot(cfg.slot, true, slotCommand(true));
         log.info({ slot: cfg.slot, consistentPoint: formatLsn(created.consistentPoint), snapshot: created.snapshotName }, 'created replication slot with an exported snapshot');
         this.#state = 'snapshot';
-        const list = await publicationTables(catalog, cfg.publication);
+        checkpoint = { ...checkpoint, endLsn: created.consistentPoint, slotCreatedMs: BigInt(Date.now()) };
         const rows = await runSnapshot(
           this.#pg,
           list,
           tables,
           publisher,
-          { ...checkpoint, commitLsn: 0n, endLsn: 0n },
+          checkpoint,
           {
             snapshotName: created.snapshotName ?? '',
             consistentPoint: created.consistentPoint,
@@ -220,12 +267,7 @@ export class Source {
           log,
           this.#abort.signal,
         );
-        checkpoint = {
-          ...emptyCheckpoint(cfg.slot),
-          endLsn: created.consistentPoint,
-          snapshot: 'DONE',
-          snapshotConsistentLsn: created.consistentPoint,
-        };
+        checkpoint = { ...checkpoint, snapshot: 'DONE', snapshotConsistentLsn: created.consistentPoint, incremental: [] };
         await publisher.commit(checkpoint);
         log.info({ rows }, 'snapshot published');
         start = created.consistentPoint;
@@ -239,10 +281,35 @@ export class Source {
     } else if (cfg.snapshot === 'initial_only') {
       throw new ConfigError(`snapshot mode initial_only, but slot ${cfg.slot} already exists: drop it or choose initial/never`);
     }
+    if (checkpoint.knownTables == null || (resumeInitial && !(checkpoint.incremental ?? []).some((e) => e.reason === 'initial'))) {
+      // A checkpoint of walrelay 0.1 (no table list: the publication's tables now are taken
+      // as read), or an initial snapshot whose last table finished just before the failure.
+      checkpoint = {
+        ...checkpoint,
+        knownTables: checkpoint.knownTables ?? knownOf(await publicationTables(catalog, cfg.publication)),
+        ...(checkpoint.snapshot === 'RUNNING' && !(checkpoint.incremental ?? []).some((e) => e.reason === 'initial') ? { snapshot: 'DONE' as const } : {}),
+      };
+      await publisher.commit(checkpoint);
+    }
     if (this.#abort.signal.aborted) return;
 
-    // 5. Stream.
+    // 5. Stream, with incremental snapshots beside it.
     this.#state = 'streaming';
+    const incremental = new IncrementalSnapshots(
+      this.#pg,
+      tables,
+      { incremental: checkpoint.incremental ?? [], knownTables: checkpoint.knownTables ?? null, snapshot: checkpoint.snapshot },
+      {
+        slot: cfg.slot,
+        publication: cfg.publication,
+        chunkSize: cfg.incremental.chunkSize,
+        newTables: cfg.incremental.newTables,
+        newTablesPollMs: cfg.incremental.newTablesPollMs,
+        signalTable,
+      },
+      this.#lifecycle,
+      log,
+    );
     const stream = new ChangeStream(
       repl,
       publisher,
@@ -260,13 +327,24 @@ export class Source {
         maxDelayMs: cfg.transactions.maxDelayMs,
         statusIntervalMs: cfg.statusIntervalMs,
         version: SOURCE_VERSION,
+        signalTable,
       },
       this.#metrics,
       log,
+      incremental,
     );
     this.#stream = stream;
     if (this.#abort.signal.aborted) return;
-    await stream.run(start);
+    const readerStop = new AbortController();
+    const reader = incremental.run(readerStop.signal).catch((e: unknown) => {
+      stream.fail(e instanceof Error ? e : new Error(String(e)));
+    });
+    try {
+      await stream.run(start);
+    } finally {
+      readerStop.abort();
+      await reader;
+    }
   }
 
   /**
@@ -381,13 +459,22 @@ async function dropSlot(client: pg.Client, slot: string, log: Logger): Promise<v
  * table that has a key. Tables without a primary key or replica identity index are
  * left out (with a warning): a publication that publishes updates would make
  * PostgreSQL refuse UPDATE and DELETE on them. An existing publication is used as is.
+ * The signal table (created when missing) is added to a publication walrelay creates,
+ * so its inserts reach the stream in commit order with the data.
  */
-async function ensurePublication(client: pg.Client, publication: string, wanted: readonly string[], log: Logger): Promise<void> {
+async function ensurePublication(client: pg.Client, publication: string, wanted: readonly string[], log: Logger, signal?: KnownTable): Promise<void> {
   const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
   if (exists.rows.length > 0) {
     log.info({ publication }, 'using the existing publication');
+    if (signal && !(await publicationTable(client, publication, signal.schema, signal.table))) {
+      log.warn(
+        { publication, signalTable: `${signal.schema}.${signal.table}` },
+        `the publication does not publish the signal table: SQL signals (incremental snapshots on request) need ALTER PUBLICATION ${quotePgIdent(publication)} ADD TABLE ${quotePgIdent(signal.schema)}.${quotePgIdent(signal.table)}`,
+      );
+    }
     return;
   }
+  if (signal) await ensureSignalTable(client, signal, log);
   const filter = wanted.length > 0 ? parseTablesSetting(wanted) : undefined;
   const { capturable, keyless, missing } = await listCapturableTables(client, filter);
   for (const k of keyless) {
@@ -395,6 +482,10 @@ async function ensurePublication(client: pg.Client, publication: string, wanted:
   }
   if (missing.length > 0) throw new ConfigError(`tables: not found in PostgreSQL: ${missing.join(', ')}`, { details: { setting: 'tables' } });
   const list = capturable.map((t) => `${quotePgIdent(t.schema)}.${quotePgIdent(t.table)}`);
+  if (signal && (await signalTableExists(client, signal))) {
+    const q = `${quotePgIdent(signal.schema)}.${quotePgIdent(signal.table)}`;
+    if (!list.includes(q)) list.push(q);
+  }
   try {
     if (list.length === 0) {
       await client.query(`CREATE PUBLICATION ${quotePgIdent(publication)}`);
@@ -406,6 +497,11 @@ async function ensurePublication(client: pg.Client, publication: string, wanted:
   } catch (e) {
     throw wrapPgError(`CREATE PUBLICATION ${publication}`, e);
   }
+}
+
+async function signalTableExists(client: pg.Client, t: KnownTable): Promise<boolean> {
+  const r = await client.query("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'", [t.schema, t.table]);
+  return r.rows.length > 0;
 }
 
 export type { Kafka, Admin };

@@ -13,6 +13,8 @@ import { changeRecords, truncateRecords, type RowImage } from './publish/change-
 import type { SourceCheckpoint } from './publish/checkpoint.js';
 import type { CapturedTable, TableRegistry } from './tables.js';
 import type { SourceMetrics } from './metrics.js';
+import type { IncrementalSnapshots } from './snapshot/incremental.js';
+import type { KnownTable } from './publish/checkpoint.js';
 
 export interface StreamOptions {
   readonly slot: string;
@@ -26,6 +28,8 @@ export interface StreamOptions {
   readonly maxDelayMs: number;
   readonly statusIntervalMs: number;
   readonly version: string;
+  /** The signal table: its inserts are signals, never published. */
+  readonly signalTable?: KnownTable;
 }
 
 type Item = { kind: 'message'; lsn: Lsn; message: PgOutputMessage } | { kind: 'keepalive'; walEnd: Lsn } | { kind: 'tick' } | { kind: 'end'; error?: Error };
@@ -76,6 +80,9 @@ export class ChangeStream {
   #statusTimer: NodeJS.Timeout | undefined;
   #tickTimer: NodeJS.Timeout | undefined;
   #lastProgress = Date.now();
+  readonly #incremental: IncrementalSnapshots | undefined;
+  /** Relation oid of the signal table and its column names (tuple order), once its Relation message came. */
+  #signal: { oid: number; columns: string[] } | undefined;
 
   constructor(
     repl: ReplicationConnection,
@@ -85,7 +92,9 @@ export class ChangeStream {
     options: StreamOptions,
     metrics: SourceMetrics,
     log: Logger,
+    incremental?: IncrementalSnapshots,
   ) {
+    this.#incremental = incremental;
     this.#repl = repl;
     this.#publisher = publisher;
     this.#tables = tables;
@@ -112,10 +121,17 @@ export class ChangeStream {
     this.#push({ kind: 'end' });
   }
 
+  /** End the loop with an error (a failure of a part that runs beside it, e.g. the incremental snapshot reader). */
+  fail(error: Error): void {
+    this.#push({ kind: 'end', error });
+  }
+
   async run(startLsn: Lsn): Promise<void> {
     const options: Record<string, string> = {
       proto_version: String(this.#options.protocolVersion),
       publication_names: quoteList(this.#options.publication),
+      // Logical messages carry the incremental snapshots' watermarks (PostgreSQL 14+).
+      ...(this.#incremental ? { messages: 'true' } : {}),
     };
     this.#log.info({ slot: this.#options.slot, start: formatLsn(startLsn), protocol: this.#options.protocolVersion }, 'starting replication');
     await this.#repl.startReplication(this.#options.slot, startLsn, options, {
@@ -225,6 +241,7 @@ export class ChangeStream {
       case 'commit': {
         const tx = this.#tx;
         this.#tx = null;
+        if (tx) this.#incremental?.onCommit(tx.xid);
         if (!tx || tx.skipAll) return;
         this.#checkpoint = {
           ...this.#checkpoint,
@@ -237,23 +254,33 @@ export class ChangeStream {
         this.#metrics.transactions.inc();
         if (this.#pendingCommits === 0) this.#pendingSince = Date.now();
         this.#pendingCommits++;
-        if (this.#publisher.inTransaction >= this.#options.maxChanges || this.#pendingBytes >= this.#options.maxBytes || this.#options.maxDelayMs === 0) {
+        const stateChanged = this.#incremental?.takeDirty() === true;
+        if (stateChanged || this.#publisher.inTransaction >= this.#options.maxChanges || this.#pendingBytes >= this.#options.maxBytes || this.#options.maxDelayMs === 0) {
           await this.#commitKafka();
         }
         return;
       }
-      case 'relation':
+      case 'relation': {
+        const sig = this.#options.signalTable;
+        if (sig && m.namespace === sig.schema && m.name === sig.table) {
+          this.#signal = { oid: m.relationOid, columns: m.columns.map((c) => c.name) };
+          return;
+        }
+        this.#incremental?.onRelation(m.relationOid);
         await this.#tables.onRelation(m.relationOid, m.columns);
         return;
+      }
       case 'insert':
       case 'update':
       case 'delete':
       case 'truncate':
         await this.#onChange(lsn, m);
         return;
+      case 'message':
+        await this.#onLogicalMessage(lsn, m);
+        return;
       case 'type':
       case 'origin':
-      case 'message':
         return;
       default:
         throw new ReplicationError(`unexpected pgoutput message ${m.tag}: walrelay does not enable streaming of in-progress or prepared transactions`);
@@ -268,7 +295,12 @@ export class ChangeStream {
       this.#metrics.skipped.inc({ reason: 'already_published' });
       return;
     }
+    if (m.tag !== 'truncate' && this.#signal && m.relationOid === this.#signal.oid) {
+      if (m.tag === 'insert') this.#incremental?.onSignal(this.#signalRow(m.newTuple));
+      return;
+    }
     if (m.tag === 'truncate') {
+      this.#incremental?.onTruncate(m.relationOids);
       for (const oid of m.relationOids) {
         const t = this.#tables.get(oid);
         if (!t) continue;
@@ -291,6 +323,10 @@ export class ChangeStream {
   }
 
   async #rowChange(t: CapturedTable, lsn: Lsn, tx: OpenTx, m: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' }>): Promise<void> {
+    if (this.#incremental?.watching(t.relationOid)) {
+      if (m.tag !== 'delete') this.#incremental.onRowChange(t.relationOid, tupleKey(t, m.newTuple));
+      if (m.tag !== 'insert' && m.oldTuple) this.#incremental.onRowChange(t.relationOid, tupleKey(t, m.oldTuple));
+    }
     const source = this.#source(t, lsn, tx);
     const table = `${t.schema}.${t.table}`;
     if (m.tag === 'insert') {
@@ -318,6 +354,29 @@ export class ChangeStream {
     }
     for (const r of changeRecords(t, { op: 'u', before: old?.row ?? null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
     this.#metrics.changes.inc({ table, op: 'u' });
+  }
+
+  /** A logical message inside a published transaction: the incremental snapshots' watermarks. */
+  async #onLogicalMessage(lsn: Lsn, m: Extract<PgOutputMessage, { tag: 'message' }>): Promise<void> {
+    const tx = this.#tx;
+    if (!this.#incremental || !m.transactional || !tx || tx.skipAll) return;
+    const emission = this.#incremental.onMessage(m.prefix, m.content);
+    if (!emission) return;
+    const t = emission.table;
+    const source: SourceBlock = { ...this.#source(t, lsn, tx), snapshot: 'incremental', tx_seq: null };
+    for (const after of emission.rows) {
+      for (const r of changeRecords(t, { op: 'r', before: null, after, unchanged: [], source }, false)) await this.#add(r);
+    }
+    this.#metrics.changes.inc({ table: `${t.schema}.${t.table}`, op: 'r' }, emission.rows.length);
+  }
+
+  #signalRow(tuple: readonly TupleValue[]): Record<string, string | null> {
+    const row: Record<string, string | null> = {};
+    this.#signal?.columns.forEach((name, i) => {
+      const v = tuple[i];
+      row[name] = v && v.kind === 'text' ? v.value : null;
+    });
+    return row;
   }
 
   #row(t: CapturedTable, tuple: readonly TupleValue[], fill: RowImage | null): { row: RowImage; unchanged: string[] } {
@@ -382,12 +441,14 @@ export class ChangeStream {
   /** Commits the Kafka transaction with the checkpoint, then confirms to PostgreSQL. */
   async #commitKafka(): Promise<void> {
     const tx = this.#tx;
+    const base: SourceCheckpoint = this.#incremental ? { ...this.#checkpoint, ...this.#incremental.checkpointFields() } : this.#checkpoint;
     const checkpoint: SourceCheckpoint =
       tx && !tx.skipAll && tx.seq > 0n
-        ? { ...this.#checkpoint, partialFinalLsn: tx.finalLsn, partialPublished: tx.seq > tx.skipUpTo ? tx.seq : tx.skipUpTo }
-        : { ...this.#checkpoint, partialFinalLsn: null, partialPublished: 0n };
+        ? { ...base, partialFinalLsn: tx.finalLsn, partialPublished: tx.seq > tx.skipUpTo ? tx.seq : tx.skipUpTo }
+        : { ...base, partialFinalLsn: null, partialPublished: 0n };
     await this.#publisher.commit(checkpoint);
     this.#checkpoint = checkpoint;
+    this.#incremental?.afterCommit();
     this.#metrics.kafkaTransactions.inc();
     if (this.#pendingCommits > 0 && this.#lastCommitMicros > 0n) {
       this.#metrics.commitLatency.observe(Math.max(0, (Date.now() - pgMicrosToUnixMs(this.#lastCommitMicros)) / 1000));
@@ -414,4 +475,12 @@ export class ChangeStream {
 function quoteList(publication: string): string {
   // publication_names is a comma-separated list of identifiers; quote ours.
   return `"${publication.replace(/"/g, '""')}"`;
+}
+
+/** The key of a row change as the JSON of its key columns' text values (the incremental snapshot's window key). */
+function tupleKey(t: CapturedTable, tuple: readonly TupleValue[]): string {
+  return JSON.stringify(t.keyIndexes.map((i) => {
+    const v = tuple[i];
+    return v && v.kind === 'text' ? v.value : null;
+  }));
 }

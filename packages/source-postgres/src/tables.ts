@@ -83,10 +83,14 @@ export class TableRegistry {
     return this.#install(relationOid, described.schema, described.table, specs, relationColumns.map((c) => c.name), relationColumns.map((c) => c.typeOid));
   }
 
-  /** For the snapshot: the table by oid, with the catalog's current columns. */
-  async forSnapshot(relationOid: number): Promise<CapturedTable | null> {
+  /**
+   * For the snapshot: the table by oid, with the catalog's current columns — only those
+   * named in `only` when given (a publication's column list).
+   */
+  async forSnapshot(relationOid: number, only?: readonly string[] | null): Promise<CapturedTable | null> {
     const described = await describeTable(this.#catalog, relationOid);
-    return this.#install(relationOid, described.schema, described.table, described.columns, described.columns.map((c) => c.name), described.typeOids);
+    const keep = described.columns.map((c, i) => ({ c, oid: described.typeOids[i] as number })).filter(({ c }) => !only || only.includes(c.name));
+    return this.#install(relationOid, described.schema, described.table, keep.map((k) => k.c), keep.map((k) => k.c.name), keep.map((k) => k.oid));
   }
 
   async #install(

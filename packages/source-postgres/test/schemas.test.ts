@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SOURCE_SCHEMA } from '@walrelay/core';
-import { CHECKPOINT_SCHEMA, decodeCheckpoint, encodeCheckpoint } from '../src/publish/checkpoint.js';
+import { CHECKPOINT_SCHEMA, decodeCheckpoint, encodeCheckpoint, encodeCheckpointV1 } from '../src/publish/checkpoint.js';
 
 const strip = (s: Record<string, unknown>): unknown =>
   JSON.parse(JSON.stringify(s, (k, v: unknown) => (k === 'doc' ? undefined : v)));
@@ -22,7 +22,18 @@ test('a checkpoint round-trips, including LSNs above 2^53', () => {
     partialPublished: 12345n,
     snapshot: 'DONE' as const,
     snapshotConsistentLsn: 5n,
+    slotCreatedMs: 1_700_000_000_000n,
+    incremental: [{ id: 'x1', schema: 'public', table: 'a"b', condition: "id > 5 AND name <> 'x'", lastKey: '["7","é"]', rows: 42n, reason: 'new_table' }],
+    knownTables: [{ schema: 'public', table: 'a"b' }],
   };
-  assert.deepEqual(decodeCheckpoint(encodeCheckpoint(cp)), cp);
+  const { updatedMs, ...decoded } = decodeCheckpoint(encodeCheckpoint(cp));
+  assert.ok(typeof updatedMs === 'bigint' && updatedMs > 0n);
+  assert.deepEqual(decoded, cp);
   assert.throws(() => decodeCheckpoint(Buffer.from([9, 1, 2])), /format version/);
+});
+
+test('a format-1 checkpoint (walrelay 0.1) still reads, with the new fields at their defaults', () => {
+  const old = { slot: 's', commitLsn: 10n, endLsn: 11n, partialFinalLsn: null, partialPublished: 0n, snapshot: 'DONE' as const, snapshotConsistentLsn: 3n };
+  const decoded = decodeCheckpoint(encodeCheckpointV1(old, 123n));
+  assert.deepEqual(decoded, { ...old, slotCreatedMs: null, updatedMs: 123n, incremental: [], knownTables: null });
 });

@@ -1,7 +1,7 @@
 import { avroType, decodeAvro, encodeAvro, DecodeError } from '@walrelay/core';
 
-/** Mirrors schemas/checkpoint.avsc (a unit test keeps the two equal). */
-export const CHECKPOINT_SCHEMA = {
+/** Format 1 (walrelay 0.1): still read, never written. */
+const CHECKPOINT_SCHEMA_V1 = {
   type: 'record',
   name: 'SourceCheckpoint',
   namespace: 'io.walrelay',
@@ -17,7 +17,68 @@ export const CHECKPOINT_SCHEMA = {
   ],
 } as const;
 
+/**
+ * Mirrors schemas/checkpoint.avsc (a unit test keeps the two equal). Format 2 adds,
+ * each with a default so a format-1 record resolves: when walrelay created the slot,
+ * the incremental snapshots in progress (with the last key of the last finished
+ * chunk), and the tables whose rows walrelay has already read or owes.
+ */
+export const CHECKPOINT_SCHEMA = {
+  type: 'record',
+  name: 'SourceCheckpoint',
+  namespace: 'io.walrelay',
+  fields: [
+    ...CHECKPOINT_SCHEMA_V1.fields.slice(0, 7),
+    { name: 'updated_ms', type: 'long' },
+    { name: 'slot_created_ms', type: ['null', 'long'], default: null },
+    {
+      name: 'incremental',
+      type: {
+        type: 'array',
+        items: {
+          type: 'record',
+          name: 'IncrementalSnapshot',
+          fields: [
+            { name: 'id', type: 'string' },
+            { name: 'schema', type: 'string' },
+            { name: 'table', type: 'string' },
+            { name: 'condition', type: ['null', 'string'], default: null },
+            { name: 'last_key', type: ['null', 'string'], default: null },
+            { name: 'rows', type: 'long', default: 0 },
+            { name: 'reason', type: 'string', default: 'signal' },
+          ],
+        },
+      },
+      default: [],
+    },
+    {
+      name: 'known_tables',
+      type: ['null', { type: 'array', items: { type: 'record', name: 'KnownTable', fields: [{ name: 'schema', type: 'string' }, { name: 'table', type: 'string' }] } }],
+      default: null,
+    },
+  ],
+} as const;
+
 export type SnapshotState = 'NONE' | 'RUNNING' | 'DONE';
+
+/** One table's incremental snapshot: chunks after `lastKey` are still to be read. */
+export interface IncrementalProgress {
+  readonly id: string;
+  readonly schema: string;
+  readonly table: string;
+  /** A WHERE fragment limiting the rows read (null: every row the publication publishes). */
+  readonly condition: string | null;
+  /** JSON array of the key values (PostgreSQL text) of the last row of the last finished chunk; null: none yet. */
+  readonly lastKey: string | null;
+  readonly rows: bigint;
+  /** Why it runs: `signal`, `new_table`, `initial` (an initial snapshot resumed). */
+  readonly reason: string;
+}
+
+export interface KnownTable {
+  readonly schema: string;
+  readonly table: string;
+}
 
 /**
  * How far a source got, written atomically with the records it covers.
@@ -31,15 +92,43 @@ export interface SourceCheckpoint {
   readonly endLsn: bigint;
   readonly partialFinalLsn: bigint | null;
   readonly partialPublished: bigint;
+  /**
+   * NONE: no snapshot owed. RUNNING: the initial snapshot is owed — written before the
+   * slot is created, so a failure at any point leaves it owed (with
+   * `snapshotConsistentLsn` null until the slot exists). DONE: published.
+   */
   readonly snapshot: SnapshotState;
   readonly snapshotConsistentLsn: bigint | null;
+  /** Epoch ms when walrelay created the slot this checkpoint follows; null before it did (or format 1). */
+  readonly slotCreatedMs?: bigint | null;
+  /** Epoch ms the checkpoint was written (set on decode; ignored on encode). */
+  readonly updatedMs?: bigint;
+  /** Incremental snapshots owed or in progress, in the order they run. */
+  readonly incremental?: readonly IncrementalProgress[];
+  /** Tables whose rows walrelay has read (or owes); null: not tracked yet (format 1). */
+  readonly knownTables?: readonly KnownTable[] | null;
 }
 
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 const type = avroType(CHECKPOINT_SCHEMA);
+const v1Resolver = type.createResolver(avroType(CHECKPOINT_SCHEMA_V1));
+
+interface Encoded {
+  slot: string;
+  commit_lsn: bigint;
+  end_lsn: bigint;
+  partial_final_lsn: bigint | null;
+  partial_published: bigint;
+  snapshot: SnapshotState;
+  snapshot_consistent_lsn: bigint | null;
+  updated_ms: bigint;
+  slot_created_ms: bigint | null;
+  incremental: { id: string; schema: string; table: string; condition: string | null; last_key: string | null; rows: bigint; reason: string }[];
+  known_tables: KnownTable[] | null;
+}
 
 export function encodeCheckpoint(cp: SourceCheckpoint): Buffer {
-  const body = encodeAvro(type, {
+  const value: Encoded = {
     slot: cp.slot,
     commit_lsn: cp.commitLsn,
     end_lsn: cp.endLsn,
@@ -48,23 +137,32 @@ export function encodeCheckpoint(cp: SourceCheckpoint): Buffer {
     snapshot: cp.snapshot,
     snapshot_consistent_lsn: cp.snapshotConsistentLsn,
     updated_ms: BigInt(Date.now()),
-  });
-  return Buffer.concat([Buffer.from([FORMAT_VERSION]), body]);
+    slot_created_ms: cp.slotCreatedMs ?? null,
+    incremental: (cp.incremental ?? []).map((p) => ({
+      id: p.id,
+      schema: p.schema,
+      table: p.table,
+      condition: p.condition,
+      last_key: p.lastKey,
+      rows: p.rows,
+      reason: p.reason,
+    })),
+    known_tables: cp.knownTables ? cp.knownTables.map((t) => ({ schema: t.schema, table: t.table })) : null,
+  };
+  return Buffer.concat([Buffer.from([FORMAT_VERSION]), encodeAvro(type, value)]);
 }
 
 export function decodeCheckpoint(bytes: Buffer): SourceCheckpoint {
-  if (bytes.length < 2 || bytes[0] !== FORMAT_VERSION) {
+  if (bytes.length < 2 || (bytes[0] !== FORMAT_VERSION && bytes[0] !== 1)) {
     throw new DecodeError(`checkpoint record has unknown format version ${bytes[0]}`);
   }
-  const v = decodeAvro(type, bytes.subarray(1)) as {
-    slot: string;
-    commit_lsn: bigint;
-    end_lsn: bigint;
-    partial_final_lsn: bigint | null;
-    partial_published: bigint;
-    snapshot: SnapshotState;
-    snapshot_consistent_lsn: bigint | null;
-  };
+  let v: Encoded;
+  try {
+    v = (bytes[0] === 1 ? type.fromBuffer(bytes.subarray(1), v1Resolver) : decodeAvro(type, bytes.subarray(1))) as Encoded;
+  } catch (cause) {
+    if (cause instanceof DecodeError) throw cause;
+    throw new DecodeError(`checkpoint record (format ${bytes[0]}) does not decode: ${(cause as Error).message}`, { cause });
+  }
   return {
     slot: v.slot,
     commitLsn: v.commit_lsn,
@@ -73,7 +171,34 @@ export function decodeCheckpoint(bytes: Buffer): SourceCheckpoint {
     partialPublished: v.partial_published,
     snapshot: v.snapshot,
     snapshotConsistentLsn: v.snapshot_consistent_lsn,
+    slotCreatedMs: v.slot_created_ms,
+    updatedMs: v.updated_ms,
+    incremental: v.incremental.map((p) => ({
+      id: p.id,
+      schema: p.schema,
+      table: p.table,
+      condition: p.condition,
+      lastKey: p.last_key,
+      rows: p.rows,
+      reason: p.reason,
+    })),
+    knownTables: v.known_tables ? v.known_tables.map((t) => ({ schema: t.schema, table: t.table })) : null,
   };
+}
+
+/** Encodes in format 1 (for tests that prove an old checkpoint still reads). */
+export function encodeCheckpointV1(cp: SourceCheckpoint, updatedMs = BigInt(Date.now())): Buffer {
+  const body = encodeAvro(avroType(CHECKPOINT_SCHEMA_V1), {
+    slot: cp.slot,
+    commit_lsn: cp.commitLsn,
+    end_lsn: cp.endLsn,
+    partial_final_lsn: cp.partialFinalLsn,
+    partial_published: cp.partialPublished,
+    snapshot: cp.snapshot,
+    snapshot_consistent_lsn: cp.snapshotConsistentLsn,
+    updated_ms: updatedMs,
+  });
+  return Buffer.concat([Buffer.from([1]), body]);
 }
 
 export function emptyCheckpoint(slot: string): SourceCheckpoint {
@@ -85,5 +210,8 @@ export function emptyCheckpoint(slot: string): SourceCheckpoint {
     partialPublished: 0n,
     snapshot: 'NONE',
     snapshotConsistentLsn: null,
+    slotCreatedMs: null,
+    incremental: [],
+    knownTables: null,
   };
 }

@@ -110,10 +110,13 @@ export class ReplicationConnection {
     };
   }
 
-  /** CREATE_REPLICATION_SLOT … LOGICAL pgoutput, exporting a snapshot when asked. */
-  async createSlot(slot: string, exportSnapshot: boolean): Promise<CreatedSlot> {
+  /**
+   * CREATE_REPLICATION_SLOT … LOGICAL pgoutput, exporting a snapshot when asked. `command`
+   * replaces the default command (slot-lifecycle.ts builds it with FAILOVER on 17+).
+   */
+  async createSlot(slot: string, exportSnapshot: boolean, command?: string): Promise<CreatedSlot> {
     const res = await this.#query(
-      `CREATE_REPLICATION_SLOT ${quotePgIdent(slot)} LOGICAL pgoutput (SNAPSHOT '${exportSnapshot ? 'export' : 'nothing'}')`,
+      command ?? `CREATE_REPLICATION_SLOT ${quotePgIdent(slot)} LOGICAL pgoutput (SNAPSHOT '${exportSnapshot ? 'export' : 'nothing'}')`,
     );
     const row = res.rows[0] as Record<string, string | null>;
     return {
@@ -202,6 +205,11 @@ export class ReplicationConnection {
       /* already gone */
     }
     connection?.stream.destroy();
+  }
+
+  /** A replication command without a result of interest (e.g. ALTER_REPLICATION_SLOT). */
+  async command(sql: string): Promise<void> {
+    await this.#query(sql);
   }
 
   async #query(sql: string): Promise<pg.QueryResult> {

@@ -1,12 +1,14 @@
 import type pg from 'pg';
 import { errorMessage, InterruptedError, type Logger, type Lsn, type SourceBlock } from '@walrelay/core';
 import { pgClient, quotePgIdent, wrapPgError, type PgConnectionSettings } from '../replication/connection.js';
-import { changeRecords, type RowImage } from '../publish/change-records.js';
+import { changeRecords } from '../publish/change-records.js';
 import type { TransactionalPublisher } from '../publish/publisher.js';
-import type { SourceCheckpoint } from '../publish/checkpoint.js';
+import type { IncrementalProgress, SourceCheckpoint } from '../publish/checkpoint.js';
 import type { CapturedTable, TableRegistry } from '../tables.js';
 import type { SourceMetrics } from '../metrics.js';
 import { SnapshotProgress } from './progress.js';
+import type { SnapshotTable } from './publication.js';
+import { convertRow, keyOf } from './incremental.js';
 
 export interface SnapshotOptions {
   readonly snapshotName: string;
@@ -19,31 +21,7 @@ export interface SnapshotOptions {
   readonly version: string;
 }
 
-export interface SnapshotTable {
-  readonly oid: number;
-  readonly schema: string;
-  readonly table: string;
-  readonly estimatedRows: number;
-}
-
-/** Tables of the publication, with the planner's row estimate, largest first. */
-export async function publicationTables(client: pg.Client, publication: string): Promise<SnapshotTable[]> {
-  const res = await client.query(
-    `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS table, GREATEST(c.reltuples, 0)::bigint AS estimate
-       FROM pg_publication_tables pt
-       JOIN pg_namespace n ON n.nspname = pt.schemaname
-       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-      WHERE pt.pubname = $1
-      ORDER BY c.reltuples DESC`,
-    [publication],
-  );
-  return res.rows.map((r: { oid: number | string; schema: string; table: string; estimate: string }) => ({
-    oid: Number(r.oid),
-    schema: r.schema,
-    table: r.table,
-    estimatedRows: Number(r.estimate),
-  }));
-}
+export { publicationTables, type SnapshotTable } from './publication.js';
 
 /**
  * Reads every table inside the slot's exported snapshot and publishes each row as
@@ -51,6 +29,12 @@ export async function publicationTables(client: pg.Client, publication: string):
  * connections share the snapshot and take tables from one queue; one publisher
  * serialises their records. Memory stays bounded: rows are fetched `fetchRows` at a
  * time through a cursor and sent before the next fetch.
+ *
+ * Each table is read in key order, only the columns and rows the publication
+ * publishes. Every checkpoint lists the tables not yet finished with the key of the
+ * last row it covers (`incremental`, reason `initial`): a source that fails (or is
+ * killed) keeps the slot and, streaming from its consistent point, reads the rest of
+ * those tables incrementally — so each row reaches Kafka once.
  */
 export async function runSnapshot(
   settings: PgConnectionSettings,
@@ -74,7 +58,19 @@ export async function runSnapshot(
     chain = next.catch(() => undefined);
     return next;
   };
-  const running: SourceCheckpoint = { ...checkpoint, snapshot: 'RUNNING', snapshotConsistentLsn: options.consistentPoint };
+  // Progress per table (stable ids: the checkpoint's entries).
+  const progressOf = new Map<number, { entry: IncrementalProgress; done: boolean }>();
+  for (const t of tables) {
+    progressOf.set(t.oid, { entry: { id: `initial:${t.oid}`, schema: t.schema, table: t.table, condition: null, lastKey: null, rows: 0n, reason: 'initial' }, done: false });
+  }
+  const running = (): SourceCheckpoint => ({
+    ...checkpoint,
+    snapshot: 'RUNNING',
+    snapshotConsistentLsn: options.consistentPoint,
+    incremental: [...progressOf.values()].filter((p) => !p.done).map((p) => p.entry),
+  });
+  // Durable before the first row: the tables owed and the consistent point to stream from.
+  await serial(() => publisher.commit(running()));
 
   const reader = async (readerId: number): Promise<void> => {
     const client = pgClient(settings, false, `walrelay-snapshot-${readerId}`);
@@ -90,8 +86,9 @@ export async function runSnapshot(
         if (signal.aborted) throw new InterruptedError('snapshot interrupted by shutdown');
         const next = queue.shift();
         if (!next) break;
-        const table = await registry.forSnapshot(next.oid);
+        const table = await registry.forSnapshot(next.oid, next.columns);
         if (!table) {
+          progressOf.get(next.oid)!.done = true;
           progress.done(next);
           continue;
         }
@@ -105,9 +102,12 @@ export async function runSnapshot(
 
   const readTable = async (client: pg.Client, table: CapturedTable, entry: SnapshotTable): Promise<void> => {
     const cols = table.columns.map((c) => quotePgIdent(c.name)).join(', ');
+    const order = table.keyIndexes.map((i) => quotePgIdent(table.columns[i]!.name)).join(', ');
     const cursor = `walrelay_snapshot_${entry.oid}`;
-    await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${cols} FROM ${quotePgIdent(table.schema)}.${quotePgIdent(table.table)}`);
+    const where = entry.rowFilter ? ` WHERE (${entry.rowFilter})` : '';
+    await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${cols} FROM ${quotePgIdent(table.schema)}.${quotePgIdent(table.table)}${where} ORDER BY ${order}`);
     const label = `${table.schema}.${table.table}`;
+    const state = progressOf.get(entry.oid)!;
     metrics.snapshotEstimate.set({ table: label }, entry.estimatedRows);
     for (;;) {
       if (signal.aborted) throw new InterruptedError('snapshot interrupted by shutdown');
@@ -116,20 +116,18 @@ export async function runSnapshot(
       if (rows.length === 0) break;
       await serial(async () => {
         for (const raw of rows) {
-          const after: RowImage = {};
-          for (let i = 0; i < table.columns.length; i++) {
-            const text = raw[i];
-            after[table.columns[i]!.field] = text === null || text === undefined ? null : table.converters[i]!(text);
-          }
+          const key = keyOf(table, raw);
+          const after = convertRow(table, raw, key);
           const source = snapshotSource(table, options);
           for (const r of changeRecords(table, { op: 'r', before: null, after, unchanged: [], source }, false)) {
             const sending = publisher.add(r);
             if (sending) await sending;
           }
+          state.entry = { ...state.entry, lastKey: key, rows: state.entry.rows + 1n };
           published++;
           inTransaction++;
           if (inTransaction >= options.maxChanges) {
-            await publisher.commit(running);
+            await publisher.commit(running());
             inTransaction = 0;
           }
         }
@@ -139,6 +137,9 @@ export async function runSnapshot(
       progress.add(entry, rows.length);
     }
     await client.query(`CLOSE ${cursor}`);
+    await serial(async () => {
+      state.done = true;
+    });
     progress.done(entry);
   };
 
@@ -149,7 +150,10 @@ export async function runSnapshot(
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     await publisher.abort().catch(() => undefined);
-    log.error({ err: errorMessage(failed.reason) }, 'snapshot failed; it will be redone from the start on the next run');
+    log.error(
+      { err: errorMessage(failed.reason), unfinished: [...progressOf.values()].filter((p) => !p.done).map((p) => `${p.entry.schema}.${p.entry.table}`) },
+      'snapshot failed; the next run keeps the slot and reads the unfinished tables incrementally from the last key published',
+    );
     throw failed.reason;
   }
   return published;

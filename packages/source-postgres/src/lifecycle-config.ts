@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import type { EnvBindings } from '@walrelay/core';
+
+/**
+ * Settings of a table's life in the source: lost slots, the slot's FAILOVER option,
+ * incremental snapshots. Spread into the source's config schema.
+ */
+export const lifecycleConfig = {
+  /**
+   * What to do when the checkpoint shows a slot walrelay created and the slot is gone.
+   * `fail` (the only mode built): stop with an error. `resync` is not built yet.
+   */
+  onSlotLost: z
+    .string()
+    .default('fail')
+    .refine((v) => v === 'fail', {
+      message: 'onSlotLost: only "fail" is built in this version ("resync", an exact re-snapshot that also deletes the rows deleted during the gap, is not)',
+    })
+    .transform((v) => v as 'fail'),
+  /** PostgreSQL 17+: create the slot with FAILOVER, so it is synchronised to standbys. */
+  slotFailover: z.boolean().default(false),
+  incremental: z
+    .object({
+      /** Rows per chunk of an incremental snapshot (one chunk in memory at a time). */
+      chunkSize: z.number().int().min(1).max(1_000_000).default(1024),
+      /** Snapshot every table that joins the publication after the first snapshot. */
+      newTables: z.boolean().default(true),
+      /** How often the publication's tables are compared with the checkpoint's. */
+      newTablesPollMs: z.number().int().min(100).default(5_000),
+      /** The signal table (`schema.table`): inserts into it start or stop incremental snapshots. */
+      signalTable: z.string().min(1).default('public.walrelay_signals'),
+    })
+    .strict()
+    .prefault({}),
+};
+
+export const lifecycleEnv: EnvBindings = {
+  WALRELAY_ON_SLOT_LOST: { path: ['onSlotLost'] },
+  WALRELAY_SLOT_FAILOVER: { path: ['slotFailover'], type: 'bool' },
+  WALRELAY_SNAPSHOT_CHUNK_SIZE: { path: ['incremental', 'chunkSize'], type: 'int' },
+  WALRELAY_SNAPSHOT_NEW_TABLES: { path: ['incremental', 'newTables'], type: 'bool' },
+  WALRELAY_SNAPSHOT_NEW_TABLES_POLL_MS: { path: ['incremental', 'newTablesPollMs'], type: 'int' },
+  WALRELAY_SIGNAL_TABLE: { path: ['incremental', 'signalTable'] },
+};
