@@ -8,6 +8,7 @@ import {
   DEFAULT_SCHEMA,
   EXISTING_COLUMNS_SQL,
   EXTRA_UNIQUE_INDEXES_SQL,
+  PRIMARY_KEY_SQL,
   addColumnSql,
   createTableSql,
   loadOffsetsSql,
@@ -267,6 +268,11 @@ export class MssqlTarget implements TargetDriver {
     if (missing.length === 0) return;
     await this.query(`add columns to ${table.name}`, addColumnSql(this.schema, table.name, missing));
     this.log?.info({ table: table.name, columns: missing.map((c) => c.name) }, 'sqlserver: added columns');
+  }
+
+  async primaryKey(table: string): Promise<string[]> {
+    const rows = await this.query<{ name: string }>(`primary key of ${table}`, PRIMARY_KEY_SQL, [this.objectParam(table)]);
+    return rows.map((r) => r.name);
   }
 
   async extraUniqueIndexes(table: string): Promise<string[]> {

@@ -7,6 +7,7 @@ import {
   DEFAULT_OFFSETS_TABLE,
   EXISTING_COLUMNS_SQL,
   EXTRA_UNIQUE_INDEXES_SQL,
+  PRIMARY_KEY_SQL,
   SESSION_SQL,
   addColumnSql,
   createTableSql,
@@ -260,6 +261,11 @@ export class MysqlTarget implements TargetDriver {
       await this.run(`add columns to ${table.name}`, (pool) => pool.query(addColumnSql(table.name, missing, true)));
     }
     this.log?.info({ table: table.name, columns: missing.map((c) => c.name) }, 'mysql: added columns');
+  }
+
+  async primaryKey(table: string): Promise<string[]> {
+    const [rows] = await this.run(`primary key of ${table}`, (pool) => pool.query<RowDataPacket[]>(PRIMARY_KEY_SQL, [table]));
+    return rows.map((r) => String(r['name']));
   }
 
   async extraUniqueIndexes(table: string): Promise<string[]> {

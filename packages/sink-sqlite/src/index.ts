@@ -36,6 +36,7 @@ import {
   DEFAULT_OFFSETS_TABLE,
   EXISTING_COLUMNS_SQL,
   EXTRA_UNIQUE_INDEXES_SQL,
+  PRIMARY_KEY_SQL,
   SQLITE_MAX_VARIABLES,
   addColumnSql,
   createTableSql,
@@ -255,6 +256,10 @@ export class SqliteTarget implements TargetDriver {
     this.run(`add columns to ${table.name}`, (db) => db.transaction(() => sqls.forEach((s) => db.exec(s))).immediate());
     this.statements.clear(); // statements prepared against the old shape
     this.log?.info({ table: table.name, columns: missing.map((c) => c.name) }, 'sqlite: added columns');
+  }
+
+  async primaryKey(table: string): Promise<string[]> {
+    return this.run(`primary key of ${table}`, (db) => db.prepare(PRIMARY_KEY_SQL).pluck().all(table)) as string[];
   }
 
   async extraUniqueIndexes(table: string): Promise<string[]> {

@@ -120,3 +120,5 @@ export function loadOffsetsSql(table = DEFAULT_OFFSETS_TABLE): string {
 
 export const EXISTING_COLUMNS_SQL = 'SELECT "name" FROM pragma_table_info(?) ORDER BY "cid"';
 export const EXTRA_UNIQUE_INDEXES_SQL = `SELECT "name" FROM pragma_index_list(?) WHERE "unique" = 1 AND "origin" <> 'pk' ORDER BY "name"`;
+/** Primary-key columns in key order (pragma table_info's `pk` is the 1-based position in the key; 0 = not in it). */
+export const PRIMARY_KEY_SQL = 'SELECT "name" FROM pragma_table_info(?) WHERE "pk" > 0 ORDER BY "pk"';

@@ -28,11 +28,14 @@ interface SchemaEntry {
  * Decodes Confluent-framed Avro keys and values through the registry. Schemas are
  * fetched once per id and their avsc types and table shapes cached.
  */
+/** What the decoder needs of a registry client. */
+export type SchemaLookup = Pick<SchemaRegistryClient, 'schemaById' | 'latest'>;
+
 export class RecordDecoder {
-  readonly #registry: SchemaRegistryClient;
+  readonly #registry: SchemaLookup;
   readonly #schemas = new Map<number, Promise<SchemaEntry>>();
 
-  constructor(registry: SchemaRegistryClient) {
+  constructor(registry: SchemaLookup) {
     this.#registry = registry;
   }
 
