@@ -139,6 +139,7 @@ export class SinkRuntime {
     const barrier = new TruncateBarrier({ driver, offsets: this.#offsets, tables: this.#tables, apply: (fn) => apply(fn), truncate: config.truncate, metrics, log });
     barrier.attach(source);
     const timer = setInterval(() => barrier.poll(), this.#o.barrierPollMs ?? 250);
+    timer.unref();
     this.#closers.push(async () => {
       clearInterval(timer);
       barrier.attach(undefined);
