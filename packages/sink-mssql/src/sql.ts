@@ -288,6 +288,14 @@ export function saveOffsetsSql(rowCount: number, schema = DEFAULT_SCHEMA, table 
   );
 }
 
+/**
+ * The fence: the stored next offset of one partition, locked (UPDLOCK, HOLDLOCK) for the rest
+ * of the apply transaction. Parameters: @group, @topic, @partition.
+ */
+export function fenceSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OFFSETS_TABLE): string {
+  return `SELECT CAST([next_offset] AS VARCHAR(20)) AS n FROM ${qualified(schema, table)} WITH (UPDLOCK, HOLDLOCK) WHERE [group_id] = @group AND [topic] = @topic AND [kafka_partition] = @partition`;
+}
+
 export function loadOffsetsSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OFFSETS_TABLE): string {
   return (
     'SELECT [topic], [kafka_partition], CAST([next_offset] AS VARCHAR(20)) AS [next_offset], CAST([source_lsn] AS VARCHAR(20)) AS [source_lsn] ' +

@@ -23,6 +23,7 @@ import {
   truncateSql,
   upsertSql,
   PRIMARY_KEY_SQL,
+  fenceSql,
   qualified,
 } from '../src/index.js';
 
@@ -259,5 +260,14 @@ describe('mssql primary-key introspection', () => {
     // The only parameter is the qualified name, quoted as everywhere else.
     assert.deepEqual([...PRIMARY_KEY_SQL.matchAll(/@\w+/g)].map((m) => m[0]), ['@object']);
     assert.equal(qualified('dbo', 'we]ird'), '[dbo].[we]]ird]');
+  });
+});
+
+describe('mssql fence', () => {
+  it('locks the partition row for the transaction and reads the offset as text', () => {
+    assert.equal(
+      fenceSql('dbo', 'walrelay_offsets'),
+      'SELECT CAST([next_offset] AS VARCHAR(20)) AS n FROM [dbo].[walrelay_offsets] WITH (UPDLOCK, HOLDLOCK) WHERE [group_id] = @group AND [topic] = @topic AND [kafka_partition] = @partition',
+    );
   });
 });

@@ -304,6 +304,14 @@ export function saveOffsetsSql(rowCount: number, table = DEFAULT_OFFSETS_TABLE):
   );
 }
 
+/**
+ * The fence: the stored next offset of one partition, row-locked (FOR UPDATE) for the rest
+ * of the apply transaction. Parameters: group_id, topic, kafka_partition.
+ */
+export function fenceSql(table = DEFAULT_OFFSETS_TABLE): string {
+  return `SELECT CAST(\`next_offset\` AS CHAR) AS n FROM ${quoteIdent(table)} WHERE \`group_id\` = ? AND \`topic\` = ? AND \`kafka_partition\` = ? FOR UPDATE`;
+}
+
 export function loadOffsetsSql(table = DEFAULT_OFFSETS_TABLE): string {
   return (
     'SELECT `topic`, `kafka_partition`, CAST(`next_offset` AS CHAR) AS `next_offset`, CAST(`source_lsn` AS CHAR) AS `source_lsn` ' +

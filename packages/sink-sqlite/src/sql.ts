@@ -114,6 +114,15 @@ export function saveOffsetsSql(rowCount: number, table = DEFAULT_OFFSETS_TABLE):
   );
 }
 
+/**
+ * The fence: the stored next offset of one partition, read inside the apply transaction
+ * (BEGIN IMMEDIATE holds the database's write lock, so nobody moves it before COMMIT).
+ * Parameters: group_id, topic, kafka_partition.
+ */
+export function fenceSql(table = DEFAULT_OFFSETS_TABLE): string {
+  return `SELECT "next_offset" AS n FROM ${quoteIdent(table)} WHERE "group_id" = ? AND "topic" = ? AND "kafka_partition" = ?`;
+}
+
 export function loadOffsetsSql(table = DEFAULT_OFFSETS_TABLE): string {
   return `SELECT "topic", "kafka_partition", "next_offset", "source_lsn" FROM ${quoteIdent(table)} WHERE "group_id" = ? ORDER BY "topic", "kafka_partition"`;
 }
