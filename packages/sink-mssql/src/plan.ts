@@ -1,23 +1,6 @@
-import { ValueError, type SchemaColumn } from '@walrelay/core';
-import {
-  arrayJson,
-  bytesValue,
-  chunkSizes,
-  columnRef,
-  dateText,
-  decimalText,
-  finiteFloat,
-  int64Value,
-  booleanValue,
-  intValue,
-  isNullParam,
-  lsnToSigned,
-  stringValue,
-  timeText,
-  timestampText,
-  type ApplyBatch,
-  type StoredOffset,
-} from '@walrelay/sink';
+import type { SchemaColumn } from '@walrelay/core';
+import { chunkSizes, lsnToSigned, type ApplyBatch, type StoredOffset } from '@walrelay/sink';
+import { mssqlParam, paramKind, type Param } from './values.js';
 import {
   DEFAULT_OFFSETS_TABLE,
   DEFAULT_SCHEMA,
@@ -27,22 +10,12 @@ import {
   PARAMS_PER_REQUEST,
   STAGE_TABLE,
   createStageSql,
-  decimalFits,
   deleteSql,
   insertStageSql,
   saveOffsetsSql,
   truncateSql,
   upsertSql,
 } from './sql.js';
-
-/** The driver-independent type of a parameter; index.ts maps it to an mssql type. */
-export type ParamKind = 'bit' | 'smallint' | 'int' | 'bigint' | 'real' | 'float' | 'varbinary' | 'uniqueidentifier' | 'varchar' | 'nvarchar';
-
-export interface Param {
-  readonly name: string;
-  readonly kind: ParamKind;
-  readonly value: unknown;
-}
 
 /**
  * One request of an apply transaction: T-SQL and at most 2,000 parameters. A request
@@ -51,91 +24,6 @@ export interface Param {
 export interface PlannedRequest {
   readonly sql: string;
   readonly params: readonly Param[];
-}
-
-/**
- * Parameter kind of a column's values. Decimals, dates and times travel as text and the
- * server converts them exactly (tedious' date types take a JS Date: milliseconds only).
- */
-export function paramKind(col: SchemaColumn): ParamKind {
-  switch (col.kind) {
-    case 'boolean':
-      return 'bit';
-    case 'int16':
-      return 'smallint';
-    case 'int32':
-      return 'int';
-    case 'int64':
-      return 'bigint';
-    case 'float32':
-      return 'real';
-    case 'float64':
-      return 'float';
-    case 'bytes':
-      return 'varbinary';
-    case 'uuid':
-      return 'uniqueidentifier';
-    case 'decimal':
-    case 'numeric':
-    case 'date':
-    case 'time':
-    case 'timestamp':
-    case 'timestamptz':
-      return 'varchar';
-    default:
-      return 'nvarchar';
-  }
-}
-
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const MAX_TIME = 86_399_999_999n;
-
-/** One decoded value → the parameter value for its SQL Server column. */
-export function mssqlParam(col: SchemaColumn, value: unknown, table: string): unknown {
-  const where = columnRef(table, col.name);
-  if (isNullParam(col.key, value, where)) return null;
-  switch (col.kind) {
-    case 'boolean':
-      return booleanValue(value, where);
-    case 'int16':
-      return intValue(value, where, 16);
-    case 'int32':
-      return intValue(value, where, 32);
-    case 'int64':
-      return int64Value(value, where);
-    case 'float32':
-    case 'float64':
-      return finiteFloat(value, where);
-    case 'decimal':
-      return decimalFits(col) ? decimalText(value, where) : String(value);
-    case 'numeric':
-      return typeof value === 'string' ? value : String(value);
-    case 'bytes':
-      return bytesValue(value, where);
-    case 'uuid': {
-      const s = stringValue(value, where);
-      if (!UUID.test(s)) throw new ValueError(`${where}: ${JSON.stringify(s.slice(0, 40))} is not a UUID`, { details: { column: where } });
-      return s;
-    }
-    case 'date':
-      return dateText(value, where);
-    case 'time': {
-      const text = timeText(value, where);
-      if (typeof value === 'bigint' && value > MAX_TIME) {
-        throw new ValueError(`cannot store 24:00:00 in ${where}: SQL Server TIME ends at 23:59:59.9999999`, { details: { column: where } });
-      }
-      return text;
-    }
-    case 'timestamp':
-    case 'timestamptz':
-      return timestampText(value, where, { separator: 'T' });
-    case 'array':
-      return arrayJson(value, where, col.element);
-    case 'json':
-      return typeof value === 'string' ? value : JSON.stringify(value);
-    default:
-      return stringValue(value, where);
-  }
 }
 
 /** Rows per INSERT for `columnCount` columns: ≤ 2,000 parameters and ≤ 1,000 rows. */

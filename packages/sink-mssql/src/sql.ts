@@ -288,6 +288,14 @@ export function saveOffsetsSql(rowCount: number, schema = DEFAULT_SCHEMA, table 
   );
 }
 
+/**
+ * The fence: the stored next offset of one partition, locked (UPDLOCK, HOLDLOCK) for the rest
+ * of the apply transaction. Parameters: @group, @topic, @partition.
+ */
+export function fenceSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OFFSETS_TABLE): string {
+  return `SELECT CAST([next_offset] AS VARCHAR(20)) AS n FROM ${qualified(schema, table)} WITH (UPDLOCK, HOLDLOCK) WHERE [group_id] = @group AND [topic] = @topic AND [kafka_partition] = @partition`;
+}
+
 export function loadOffsetsSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OFFSETS_TABLE): string {
   return (
     'SELECT [topic], [kafka_partition], CAST([next_offset] AS VARCHAR(20)) AS [next_offset], CAST([source_lsn] AS VARCHAR(20)) AS [source_lsn] ' +
@@ -298,3 +306,8 @@ export function loadOffsetsSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OFFSETS_
 export const EXISTING_COLUMNS_SQL = "SELECT c.[name] FROM sys.columns AS c WHERE c.[object_id] = OBJECT_ID(@object, N'U') ORDER BY c.[column_id]";
 export const EXTRA_UNIQUE_INDEXES_SQL =
   'SELECT i.[name] FROM sys.indexes AS i WHERE i.[object_id] = OBJECT_ID(@object) AND i.[is_unique] = 1 AND i.[is_primary_key] = 0 AND i.[name] IS NOT NULL ORDER BY i.[name]';
+/** Primary-key columns of a table in key order ([] when it has none); @object is the qualified name. */
+export const PRIMARY_KEY_SQL =
+  'SELECT c.[name] FROM sys.indexes AS i JOIN sys.index_columns AS ic ON ic.[object_id] = i.[object_id] AND ic.[index_id] = i.[index_id] ' +
+  'JOIN sys.columns AS c ON c.[object_id] = ic.[object_id] AND c.[column_id] = ic.[column_id] ' +
+  "WHERE i.[object_id] = OBJECT_ID(@object, N'U') AND i.[is_primary_key] = 1 AND ic.[key_ordinal] > 0 ORDER BY ic.[key_ordinal]";

@@ -22,6 +22,9 @@ import {
   saveOffsetsSql,
   truncateSql,
   upsertSql,
+  PRIMARY_KEY_SQL,
+  fenceSql,
+  qualified,
 } from '../src/index.js';
 
 function col(name: string, kind: ValueKind, extra: Partial<SchemaColumn> = {}): SchemaColumn {
@@ -243,5 +246,28 @@ describe('mssql connection failure', () => {
     const { MssqlTarget } = await import('../src/index.js');
     const target = new MssqlTarget({ url: 'mssql://sa:Very-Secret-9@127.0.0.1:1/db', connectTimeoutMs: 2000 });
     await assert.rejects(target.connect(), (e: unknown) => e instanceof ConnectionError && e.retriable && /sqlserver/.test(e.message) && !e.message.includes('Very-Secret-9'));
+  });
+});
+
+describe('mssql primary-key introspection', () => {
+  it('reads the primary key of the object named by @object, in key order, through sys.indexes', () => {
+    assert.equal(
+      PRIMARY_KEY_SQL,
+      'SELECT c.[name] FROM sys.indexes AS i JOIN sys.index_columns AS ic ON ic.[object_id] = i.[object_id] AND ic.[index_id] = i.[index_id] ' +
+        'JOIN sys.columns AS c ON c.[object_id] = ic.[object_id] AND c.[column_id] = ic.[column_id] ' +
+        "WHERE i.[object_id] = OBJECT_ID(@object, N'U') AND i.[is_primary_key] = 1 AND ic.[key_ordinal] > 0 ORDER BY ic.[key_ordinal]",
+    );
+    // The only parameter is the qualified name, quoted as everywhere else.
+    assert.deepEqual([...PRIMARY_KEY_SQL.matchAll(/@\w+/g)].map((m) => m[0]), ['@object']);
+    assert.equal(qualified('dbo', 'we]ird'), '[dbo].[we]]ird]');
+  });
+});
+
+describe('mssql fence', () => {
+  it('locks the partition row for the transaction and reads the offset as text', () => {
+    assert.equal(
+      fenceSql('dbo', 'walrelay_offsets'),
+      'SELECT CAST([next_offset] AS VARCHAR(20)) AS n FROM [dbo].[walrelay_offsets] WITH (UPDLOCK, HOLDLOCK) WHERE [group_id] = @group AND [topic] = @topic AND [kafka_partition] = @partition',
+    );
   });
 });

@@ -304,6 +304,14 @@ export function saveOffsetsSql(rowCount: number, table = DEFAULT_OFFSETS_TABLE):
   );
 }
 
+/**
+ * The fence: the stored next offset of one partition, row-locked (FOR UPDATE) for the rest
+ * of the apply transaction. Parameters: group_id, topic, kafka_partition.
+ */
+export function fenceSql(table = DEFAULT_OFFSETS_TABLE): string {
+  return `SELECT CAST(\`next_offset\` AS CHAR) AS n FROM ${quoteIdent(table)} WHERE \`group_id\` = ? AND \`topic\` = ? AND \`kafka_partition\` = ? FOR UPDATE`;
+}
+
 export function loadOffsetsSql(table = DEFAULT_OFFSETS_TABLE): string {
   return (
     'SELECT `topic`, `kafka_partition`, CAST(`next_offset` AS CHAR) AS `next_offset`, CAST(`source_lsn` AS CHAR) AS `source_lsn` ' +
@@ -327,3 +335,6 @@ export const SESSION_SQL = [
   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', SESSION time_zone = '+00:00'",
   'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
 ];
+/** Primary-key columns of a table in key order (information_schema; [] when it has none). */
+export const PRIMARY_KEY_SQL =
+  "SELECT COLUMN_NAME AS `name` FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX";

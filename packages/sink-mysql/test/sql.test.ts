@@ -14,7 +14,8 @@ import {
   truncateSql,
   upsertSql,
 } from '../src/sql.js';
-import { classifyMysqlError, mysqlParam } from '../src/values.js';
+import { classifyMysqlError } from '../src/errors.js';
+import { mysqlParam } from '../src/values.js';
 import { parseMysqlUrl } from '../src/index.js';
 
 function col(name: string, kind: ValueKind, extra: Partial<SchemaColumn> = {}): SchemaColumn {

@@ -114,9 +114,20 @@ export function saveOffsetsSql(rowCount: number, table = DEFAULT_OFFSETS_TABLE):
   );
 }
 
+/**
+ * The fence: the stored next offset of one partition, read inside the apply transaction
+ * (BEGIN IMMEDIATE holds the database's write lock, so nobody moves it before COMMIT).
+ * Parameters: group_id, topic, kafka_partition.
+ */
+export function fenceSql(table = DEFAULT_OFFSETS_TABLE): string {
+  return `SELECT "next_offset" AS n FROM ${quoteIdent(table)} WHERE "group_id" = ? AND "topic" = ? AND "kafka_partition" = ?`;
+}
+
 export function loadOffsetsSql(table = DEFAULT_OFFSETS_TABLE): string {
   return `SELECT "topic", "kafka_partition", "next_offset", "source_lsn" FROM ${quoteIdent(table)} WHERE "group_id" = ? ORDER BY "topic", "kafka_partition"`;
 }
 
 export const EXISTING_COLUMNS_SQL = 'SELECT "name" FROM pragma_table_info(?) ORDER BY "cid"';
 export const EXTRA_UNIQUE_INDEXES_SQL = `SELECT "name" FROM pragma_index_list(?) WHERE "unique" = 1 AND "origin" <> 'pk' ORDER BY "name"`;
+/** Primary-key columns in key order (pragma table_info's `pk` is the 1-based position in the key; 0 = not in it). */
+export const PRIMARY_KEY_SQL = 'SELECT "name" FROM pragma_table_info(?) WHERE "pk" > 0 ORDER BY "pk"';

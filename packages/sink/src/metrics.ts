@@ -8,6 +8,10 @@ export interface SinkMetrics {
   readonly lag: Gauge<'topic' | 'partition'>;
   readonly deadLetters: Counter<'topic' | 'stage'>;
   readonly retries: Counter<string>;
+  /** Records of a table the target refused (its DDL or key check failed), by target table. */
+  readonly tableRefusedRecords: Counter<'table'>;
+  /** 1 while a target table is refused by this process. */
+  readonly tableRefused: Gauge<'table'>;
 }
 
 export function createSinkMetrics(registry: Registry): SinkMetrics {
@@ -20,5 +24,7 @@ export function createSinkMetrics(registry: Registry): SinkMetrics {
     lag: new Gauge({ name: 'walrelay_sink_consumer_lag', help: 'Records behind the partition high watermark at the last fetch', labelNames: ['topic', 'partition'], registers: r }),
     deadLetters: new Counter({ name: 'walrelay_sink_dead_letters_total', help: 'Records that could not be decoded or applied', labelNames: ['topic', 'stage'], registers: r }),
     retries: new Counter({ name: 'walrelay_sink_retries_total', help: 'Target transactions retried after a retriable error', registers: r }),
+    tableRefusedRecords: new Counter({ name: 'walrelay_sink_table_refused_records_total', help: 'Records of a refused target table (sent to the dead-letter topic)', labelNames: ['table'], registers: r }),
+    tableRefused: new Gauge({ name: 'walrelay_sink_table_refused', help: '1 while the target table is refused (cannot be created or does not match the source key)', labelNames: ['table'], registers: r }),
   };
 }

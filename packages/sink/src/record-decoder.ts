@@ -18,7 +18,11 @@ export { TRUNCATE_HEADER };
 /** A Kafka record decoded into what the runtime needs. */
 export type DecodedRecord =
   | { readonly kind: 'change'; readonly schemaId: number; readonly shape: TableShape; readonly key: Record<string, unknown>; readonly envelope: ChangeEnvelope }
-  | { readonly kind: 'truncate'; readonly schemaId: number; readonly shape: TableShape; readonly envelope: ChangeEnvelope }
+  /**
+   * `origin: 'debezium'`: Debezium's one truncate record (no key, one partition), not walrelay's
+   * marker written to every partition; the runtime applies it only on a one-partition topic.
+   */
+  | { readonly kind: 'truncate'; readonly schemaId: number; readonly shape: TableShape; readonly envelope: ChangeEnvelope; readonly origin?: 'debezium' }
   /** A null value: the key's row is gone (the change record before it may have been compacted away). */
   | { readonly kind: 'tombstone'; readonly key: Record<string, unknown> | null };
 
@@ -119,7 +123,7 @@ export class RecordDecoder {
     }
     const table = this.#debeziumTable(schemaId, entry.text, keyFields, schema, tableName);
     const envelope = debeziumEnvelope(raw, table);
-    if (envelope.op === 't') return { kind: 'truncate', schemaId, shape: table.shape, envelope };
+    if (envelope.op === 't') return { kind: 'truncate', schemaId, shape: table.shape, envelope, origin: 'debezium' };
     if (!keyValue) throw new DecodeError(`Debezium change record of ${schema}.${tableName} without a key (op ${envelope.op})`);
     return { kind: 'change', schemaId, shape: table.shape, key: table.key(keyValue, `${schema}.${tableName} key`), envelope };
   }

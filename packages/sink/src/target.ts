@@ -19,8 +19,42 @@ export function checkFence(offset: StoredOffset, stored: bigint | null | undefin
 
 /**
  * The contract between the dialect-agnostic sink runtime and one target database.
+ *
  * A dialect package implements `TargetDriver`; the runtime owns everything else
- * (consuming, decoding, coalescing, offsets, retries, dead letters).
+ * (consuming, decoding, coalescing, offsets bookkeeping, the truncate barrier, retries,
+ * dead letters). What a driver must guarantee, and the runtime relies on:
+ *
+ * 1. **One transaction per `apply`.** The steps and the offsets rows of an ApplyBatch
+ *    commit together or not at all. If `apply` throws, nothing of the batch is visible
+ *    (the runtime may then retry it or apply its records one by one). If the connection is
+ *    lost during COMMIT the driver cannot know the outcome: it throws a retriable error,
+ *    and the runtime's retry is made safe by the fence (2).
+ * 2. **The fence.** Before any step, for every offset with `expectedFrom`, the driver locks
+ *    that walrelay_offsets row (or the whole database) for the transaction and calls
+ *    `checkFence`: a stored next offset past `expectedFrom` throws StaleBatchError and the
+ *    batch changes nothing. A batch committed before a lost COMMIT answer is therefore
+ *    refused on retry instead of being applied twice over newer rows.
+ * 3. **Steps in order.** Deletes, upserts and truncates run in the given order; an upsert
+ *    writes only the given columns (the others keep their values: unchanged TOAST), keys
+ *    included; a truncate removes every row of the table inside the transaction.
+ * 4. **Errors are classified** into the core hierarchy: ValueError for a value the target
+ *    cannot store (the runtime isolates the record), a retriable ApplyError/ConnectionError
+ *    for deadlocks, lock timeouts and lost connections, a non-retriable ApplyError or
+ *    ConfigError for the rest. Never a plain driver error, never a password in a message.
+ * 5. **DDL is idempotent and faithful.** `createTable` makes the source key the primary key
+ *    and maps every value kind exactly (or refuses with a ConfigError naming the column);
+ *    `addColumns` adds nullable columns and ignores those that already exist; both may race
+ *    with another sink process doing the same (the runtime re-checks after a failure).
+ * 6. **Introspection is exact.** `existingColumns`, `primaryKey` and `extraUniqueIndexes`
+ *    report what the database has (names as stored, key columns in key order), so the
+ *    runtime can refuse a pre-existing table whose key is not the source's.
+ * 7. **Offsets round-trip.** `loadOffsets` returns what `apply` stored for the group, next
+ *    offsets exactly (int64) and LSNs as unsigned 64-bit values.
+ * 8. **Identifiers are quoted and values are parameters**, whatever characters names hold;
+ *    a name the target cannot hold is a ConfigError naming it.
+ *
+ * `packages/sink/test/driver-contract.ts` checks these against a real database; each
+ * dialect's tests run it.
  */
 
 /** Where a source table lands in the target. */
@@ -88,6 +122,11 @@ export interface TargetDriver {
   createTable(table: TargetTable): Promise<void>;
   /** Adds columns (nullable) that the schema gained. */
   addColumns(table: TargetTable, columns: readonly SchemaColumn[]): Promise<void>;
+  /**
+   * The primary-key column names of an existing table, in key order; [] when the table has
+   * no primary key (or does not exist).
+   */
+  primaryKey(table: string): Promise<string[]>;
   /** Names of unique indexes other than the primary key (MySQL upserts may hit them). */
   extraUniqueIndexes?(table: string): Promise<string[]>;
   /**

@@ -1,4 +1,4 @@
-import { checkpointTopic, createKafka, createLogger, errorMessage, tlsOptions } from '@walrelay/core';
+import { checkpointTopic, ConfigError, createKafka, createLogger, errorMessage, tlsOptions } from '@walrelay/core';
 import { loadSourceConfig, parseTableName, type SourceConfig } from './config.js';
 import { pgClient } from './replication/connection.js';
 import { readCheckpoint } from './publish/checkpoint-reader.js';
@@ -25,31 +25,31 @@ export function parseSnapshotArgs(args: readonly string[]): SnapshotCommand {
     const a = args[i]!;
     if (a === '--where') {
       const v = args[++i];
-      if (v === undefined || v.trim() === '') throw new Error('--where needs a condition');
+      if (v === undefined || v.trim() === '') throw new ConfigError('--where needs a condition');
       where = v;
     } else if (a.startsWith('--where=')) where = a.slice('--where='.length);
     else if (a === '--stop') stop = true;
     else if (a === '--list') list = true;
     else if (a === '--config') {
       const v = args[++i];
-      if (v === undefined) throw new Error('--config needs a file');
+      if (v === undefined) throw new ConfigError('--config needs a file');
       configArgs.push('--config', v);
     } else if (a.startsWith('--config=')) configArgs.push(a);
-    else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
+    else if (a.startsWith('--')) throw new ConfigError(`unknown option ${a}`);
     else {
       parseTableName(a);
       tables.push(a);
     }
   }
   if (list) {
-    if (stop || tables.length || where) throw new Error('--list takes no table, --stop or --where');
+    if (stop || tables.length || where) throw new ConfigError('--list takes no table, --stop or --where');
     return { action: 'list', configArgs };
   }
   if (stop) {
-    if (where) throw new Error('--stop takes no --where');
+    if (where) throw new ConfigError('--stop takes no --where');
     return { action: 'stop', tables, configArgs };
   }
-  if (tables.length === 0) throw new Error('name at least one table (schema.table)');
+  if (tables.length === 0) throw new ConfigError('name at least one table (schema.table)');
   return { action: 'execute', tables, ...(where !== undefined ? { where } : {}), configArgs };
 }
 

@@ -9,6 +9,7 @@ import {
   createKafka,
   errorMessage,
   formatLsn,
+  InternalError,
   isRetriable,
   parseTablesSetting,
   redactUrl,
@@ -337,7 +338,7 @@ export class Source {
     if (this.#abort.signal.aborted) return;
     const readerStop = new AbortController();
     const reader = incremental.run(readerStop.signal).catch((e: unknown) => {
-      stream.fail(e instanceof Error ? e : new Error(String(e)));
+      stream.fail(e instanceof Error ? e : new InternalError(`incremental snapshot failed: ${String(e)}`));
     });
     try {
       await stream.run(start);

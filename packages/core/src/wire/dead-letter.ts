@@ -7,18 +7,20 @@ export const DLQ_HEADERS = {
   error: 'walrelay.error',
   /** The error's code (WalrelayError.code), or UNKNOWN. */
   code: 'walrelay.error.code',
-  /** Where it failed: `decode` or `apply`. */
+  /** Where it failed: `decode`, `apply`, or `table` (its target table is refused). */
   stage: 'walrelay.error.stage',
   topic: 'walrelay.topic',
   partition: 'walrelay.partition',
   offset: 'walrelay.offset',
   /** The sink's dialect name (mysql, mssql, sqlite). */
   sink: 'walrelay.sink',
+  /** The target table, when the record failed because its table is refused (stage `table`). */
+  table: 'walrelay.table',
 } as const;
 
 export const DLQ_REASON_MAX_LENGTH = 4000;
 
-export type DeadLetterStage = 'decode' | 'apply';
+export type DeadLetterStage = 'decode' | 'apply' | 'table';
 
 export interface DeadLetterOrigin {
   readonly reason: string;
@@ -28,6 +30,7 @@ export interface DeadLetterOrigin {
   readonly partition: number;
   readonly offset: string;
   readonly sink: string;
+  readonly table?: string;
 }
 
 /** The headers of one dead-letter record. */
@@ -40,5 +43,6 @@ export function deadLetterHeaders(o: DeadLetterOrigin): Record<string, string> {
     [DLQ_HEADERS.partition]: String(o.partition),
     [DLQ_HEADERS.offset]: o.offset,
     [DLQ_HEADERS.sink]: o.sink,
+    ...(o.table !== undefined ? { [DLQ_HEADERS.table]: o.table } : {}),
   };
 }

@@ -1,0 +1,220 @@
+import { ApplyError, ConfigError, ConnectionError, errorMessage, type Logger, type SchemaColumn } from '@walrelay/core';
+import { checkFence, chunkSizes, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
+import Database from 'better-sqlite3';
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import { classifySqliteError } from './errors.js';
+import {
+  DEFAULT_OFFSETS_TABLE,
+  EXISTING_COLUMNS_SQL,
+  EXTRA_UNIQUE_INDEXES_SQL,
+  PRIMARY_KEY_SQL,
+  SQLITE_MAX_VARIABLES,
+  addColumnSql,
+  createTableSql,
+  deleteSql,
+  fenceSql,
+  loadOffsetsSql,
+  offsetsTableSql,
+  quoteIdent,
+  saveOffsetsSql,
+  truncateSql,
+  upsertSql,
+} from './sql.js';
+import { sqlitePath } from './url.js';
+import { sqliteParam } from './values.js';
+
+export interface SqliteTargetOptions {
+  /** A file path, `sqlite:///abs/path`, `sqlite:relative/path`, or `:memory:` (tests). */
+  readonly url: string;
+  /** How long a write waits for another process's lock before SQLITE_BUSY (default 5000 ms). */
+  readonly busyTimeoutMs?: number;
+  /** Rows per INSERT / keys per DELETE at most (default 500; also bounded by 32,766 parameters). */
+  readonly maxRowsPerStatement?: number;
+  /** Prepared statements kept (default 256, least recently used dropped first). */
+  readonly statementCacheSize?: number;
+  /** Name of the offsets table (default walrelay_offsets). */
+  readonly offsetsTable?: string;
+}
+interface BatchStatement {
+  readonly sql: string;
+  readonly params: unknown[];
+}
+
+/** SQLite file target on better-sqlite3 (synchronous; WAL, synchronous=FULL). */
+export class SqliteTarget implements TargetDriver {
+  readonly dialect = 'sqlite';
+  private db: SqliteDatabase | undefined;
+  private readonly path: string;
+  private readonly offsetsTable: string;
+  private readonly maxRows: number;
+  private readonly cacheSize: number;
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(
+    private readonly options: SqliteTargetOptions,
+    private readonly log?: Logger,
+  ) {
+    this.path = sqlitePath(options.url);
+    this.offsetsTable = options.offsetsTable ?? DEFAULT_OFFSETS_TABLE;
+    quoteIdent(this.offsetsTable);
+    this.maxRows = options.maxRowsPerStatement ?? 500;
+    this.cacheSize = options.statementCacheSize ?? 256;
+    if (!Number.isInteger(this.maxRows) || this.maxRows < 1) throw new ConfigError('maxRowsPerStatement must be a positive integer');
+  }
+
+  /** The open database (for tests and tools). */
+  get database(): SqliteDatabase {
+    if (!this.db) throw new ConnectionError('sqlite', 'not connected (call connect() first)', { retriable: false });
+    return this.db;
+  }
+
+  async connect(): Promise<void> {
+    if (this.db) return;
+    let db: SqliteDatabase | undefined;
+    try {
+      db = new Database(this.path);
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.options.busyTimeoutMs ?? 5000))}`);
+      if (this.path !== ':memory:') {
+        const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
+        if (mode.toLowerCase() !== 'wal') throw new ApplyError(`could not switch ${this.path} to WAL mode (journal_mode is ${mode})`);
+      }
+      // WAL defaults to NORMAL, which may lose the last commits (and offsets) on power loss.
+      db.pragma('synchronous = FULL');
+    } catch (error) {
+      db?.close();
+      const code = (error as { code?: unknown }).code;
+      throw new ConnectionError('sqlite', `cannot open ${this.path}: ${errorMessage(error)}`, {
+        cause: error,
+        retriable: code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED',
+      });
+    }
+    this.db = db;
+    this.log?.info({ path: this.path, sqlite: db.prepare('SELECT sqlite_version() AS v').pluck().get() }, 'sqlite target opened');
+  }
+
+  async close(): Promise<void> {
+    this.statements.clear();
+    const db = this.db;
+    this.db = undefined;
+    db?.close();
+  }
+
+  private statement(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (s) {
+      this.statements.delete(sql); // refresh LRU position
+    } else {
+      s = this.database.prepare(sql);
+      if (this.statements.size >= this.cacheSize) {
+        const oldest = this.statements.keys().next().value;
+        if (oldest !== undefined) this.statements.delete(oldest);
+      }
+    }
+    this.statements.set(sql, s);
+    return s;
+  }
+
+  private run<T>(context: string, fn: (db: SqliteDatabase) => T): T {
+    try {
+      return fn(this.database);
+    } catch (error) {
+      if (error instanceof StaleBatchError) throw error;
+      throw classifySqliteError(error, context);
+    }
+  }
+
+  async ensureOffsetsTable(): Promise<void> {
+    this.run(`create ${this.offsetsTable}`, (db) => db.exec(offsetsTableSql(this.offsetsTable)));
+  }
+
+  async loadOffsets(groupId: string): Promise<StoredOffset[]> {
+    const rows = this.run(`load offsets of group ${groupId}`, (db) =>
+      db.prepare(loadOffsetsSql(this.offsetsTable)).safeIntegers(true).all(groupId),
+    ) as Array<{ topic: string; kafka_partition: bigint; next_offset: bigint; source_lsn: bigint | null }>;
+    return rows.map((r) => ({
+      groupId,
+      topic: r.topic,
+      partition: Number(r.kafka_partition),
+      nextOffset: r.next_offset,
+      sourceLsn: lsnFromSigned(r.source_lsn),
+    }));
+  }
+
+  async existingColumns(table: string): Promise<string[] | null> {
+    const names = this.run(`columns of ${table}`, (db) => db.prepare(EXISTING_COLUMNS_SQL).pluck().all(table)) as string[];
+    return names.length === 0 ? null : names;
+  }
+
+  async createTable(table: TargetTable): Promise<void> {
+    const sql = createTableSql(table.name, table.shape);
+    this.run(`create table ${table.name}`, (db) => db.exec(sql));
+    this.log?.info({ table: table.name }, 'sqlite: created table');
+  }
+
+  async addColumns(table: TargetTable, columns: readonly SchemaColumn[]): Promise<void> {
+    const existing = new Set((await this.existingColumns(table.name)) ?? []);
+    const missing = columns.filter((c) => !existing.has(c.name));
+    if (missing.length === 0) return;
+    const sqls = missing.map((c) => addColumnSql(table.name, c));
+    this.run(`add columns to ${table.name}`, (db) => db.transaction(() => sqls.forEach((s) => db.exec(s))).immediate());
+    this.statements.clear(); // statements prepared against the old shape
+    this.log?.info({ table: table.name, columns: missing.map((c) => c.name) }, 'sqlite: added columns');
+  }
+
+  async primaryKey(table: string): Promise<string[]> {
+    return this.run(`primary key of ${table}`, (db) => db.prepare(PRIMARY_KEY_SQL).pluck().all(table)) as string[];
+  }
+
+  async extraUniqueIndexes(table: string): Promise<string[]> {
+    return this.run(`indexes of ${table}`, (db) => db.prepare(EXTRA_UNIQUE_INDEXES_SQL).pluck().all(table)) as string[];
+  }
+
+  /** The statements of a batch, values converted and checked before anything runs. */
+  buildStatements(batch: ApplyBatch): BatchStatement[] {
+    const table = batch.table.name;
+    const out: BatchStatement[] = [];
+    for (const step of batch.steps) {
+      if (step.kind === 'truncate') {
+        out.push({ sql: truncateSql(table), params: [] });
+        continue;
+      }
+      const columns = step.columns;
+      const rows = step.kind === 'upsert' ? step.rows : step.keys;
+      if (rows.length === 0) continue;
+      const perStatement = Math.max(1, Math.min(this.maxRows, Math.floor(SQLITE_MAX_VARIABLES / Math.max(1, columns.length))));
+      let at = 0;
+      for (const size of chunkSizes(rows.length, perStatement)) {
+        const params: unknown[] = [];
+        for (const row of rows.slice(at, at + size)) columns.forEach((col, i) => params.push(sqliteParam(col, row[i], table)));
+        at += size;
+        out.push({ sql: step.kind === 'upsert' ? upsertSql(table, columns, size) : deleteSql(table, columns, size), params });
+      }
+    }
+    if (batch.offsets.length > 0) {
+      const params: unknown[] = [];
+      for (const o of batch.offsets) params.push(o.groupId, o.topic, o.partition, o.nextOffset, lsnToSigned(o.sourceLsn));
+      out.push({ sql: saveOffsetsSql(batch.offsets.length, this.offsetsTable), params });
+    }
+    return out;
+  }
+
+  async apply(batch: ApplyBatch): Promise<void> {
+    const statements = this.buildStatements(batch);
+    if (statements.length === 0) return;
+    this.run(`apply to ${batch.table.name}`, (db) =>
+      // IMMEDIATE takes the write lock up front: no SQLITE_BUSY half-way through the batch.
+      db
+        .transaction(() => {
+          for (const o of batch.offsets) {
+            if (o.expectedFrom === undefined) continue;
+            const row = this.statement(fenceSql(this.offsetsTable))
+              .safeIntegers(true)
+              .get(o.groupId, o.topic, o.partition) as { n: bigint } | undefined;
+            checkFence(o, row ? row.n : null);
+          }
+          for (const s of statements) this.statement(s.sql).run(...s.params);
+        })
+        .immediate(),
+    );
+  }
+}

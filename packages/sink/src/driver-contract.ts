@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { SchemaColumn, TableShape, ValueKind } from '@walrelay/core';
+import { StaleBatchError, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from './target.js';
+
+/**
+ * The driver contract suite (see the contract in target.ts): what every TargetDriver must do,
+ * checked against a real database. Each dialect's tests call `driverContract` with a factory
+ * for its driver on a fresh database; `import { driverContract } from '@walrelay/sink/driver-contract'`.
+ */
+export interface DriverUnderTest {
+  readonly driver: TargetDriver;
+  /** Every row of a table as [column → value as text] (null stays null), sorted by the first column. */
+  rows(table: string): Promise<Record<string, string | null>[]>;
+  /** Creates a table the way an operator would, outside walrelay: text-ish columns, this primary key ([] = none). */
+  createForeignTable(name: string, columns: readonly string[], key: readonly string[]): Promise<void>;
+  /** Drops everything the factory created. */
+  cleanup(): Promise<void>;
+}
+
+export interface DriverContractOptions {
+  /** Skip the whole suite, with the reason (e.g. no server configured). */
+  readonly skip?: string | false;
+  /** The target cannot name characters outside the BMP (MySQL). */
+  readonly bmpIdentifiersOnly?: boolean;
+  /** Longest identifier the target allows (characters). */
+  readonly maxIdentifier?: number;
+  /**
+   * Every value kind round-tripped: a row of `columns` (the first is the key) written as
+   * `row`, read back through `rows()` as `expected` (the dialect's text of each value;
+   * bytes as `\\x<hex>`). A second row of nulls must read back as nulls.
+   */
+  readonly values?: { readonly columns: readonly SchemaColumn[]; readonly row: readonly unknown[]; readonly nullKey: unknown; readonly expected: Readonly<Record<string, string | null>> };
+}
+
+function col(name: string, kind: ValueKind, key: number | null = null): SchemaColumn {
+  return { name, field: name.replace(/[^A-Za-z0-9_]/g, '_'), kind, pgType: kind === 'int64' ? 'int8' : kind === 'int32' ? 'int4' : 'text', typmod: -1, nullable: key === null, key };
+}
+
+export function driverContract(name: string, factory: () => Promise<DriverUnderTest>, options: DriverContractOptions = {}): void {
+  describe(`TargetDriver contract: ${name}`, { ...(options.skip ? { skip: options.skip } : {}), timeout: 120_000 }, () => {
+    let t: DriverUnderTest;
+    const group = 'contract "g"';
+    const topic = 'walrelay.public.contract';
+    const id = col('id', 'int64', 1);
+    const v = col('v', 'text');
+    const w = col('w', 'int32');
+    const table: TargetTable = { name: 'contract_items', shape: { schema: 'public', table: 'contract_items', columns: [id, v, w] } };
+    const off = (partition: number, nextOffset: bigint, expectedFrom?: bigint, sourceLsn: bigint | null = null): StoredOffset => ({
+      groupId: group,
+      topic,
+      partition,
+      nextOffset,
+      sourceLsn,
+      ...(expectedFrom !== undefined ? { expectedFrom } : {}),
+    });
+    const apply = (steps: ApplyBatch['steps'], offsets: StoredOffset[] = [], on: TargetTable = table) => t.driver.apply({ table: on, steps, offsets });
+    const stored = async (partition: number) => (await t.driver.loadOffsets(group)).find((o) => o.topic === topic && o.partition === partition);
+
+    before(async () => {
+      t = await factory();
+      await t.driver.connect();
+      await t.driver.ensureOffsetsTable();
+      await t.driver.ensureOffsetsTable();
+    });
+    after(async () => {
+      await t?.driver.close();
+      await t?.cleanup();
+    });
+
+    it('creates a table idempotently, with the source key as primary key in key order', async () => {
+      assert.equal(await t.driver.existingColumns(table.name), null);
+      await t.driver.createTable(table);
+      await t.driver.createTable(table);
+      assert.deepEqual(await t.driver.existingColumns(table.name), ['id', 'v', 'w']);
+      assert.deepEqual(await t.driver.primaryKey(table.name), ['id']);
+      const composite: TargetTable = { name: 'contract_composite', shape: { schema: 'public', table: 'contract_composite', columns: [col('a', 'int32', 2), col('b', 'text', 1), col('c', 'text')] } };
+      await t.driver.createTable(composite);
+      assert.deepEqual(await t.driver.primaryKey(composite.name), ['b', 'a']);
+      assert.deepEqual(await t.driver.primaryKey('contract_missing'), []);
+    });
+
+    it('reports the primary key of a table created outside walrelay: none, or another one', async () => {
+      await t.createForeignTable('contract_nokey', ['id', 'v'], []);
+      await t.createForeignTable('contract_otherkey', ['id', 'v'], ['v']);
+      assert.deepEqual(await t.driver.existingColumns('contract_nokey'), ['id', 'v']);
+      assert.deepEqual(await t.driver.primaryKey('contract_nokey'), []);
+      assert.deepEqual(await t.driver.primaryKey('contract_otherkey'), ['v']);
+    });
+
+    it('adds nullable columns, idempotently', async () => {
+      const x = col('added later', 'text');
+      const evolved: TargetTable = { name: table.name, shape: { ...table.shape, columns: [id, v, w, x] } };
+      await t.driver.addColumns(evolved, [x]);
+      await t.driver.addColumns(evolved, [x]);
+      assert.deepEqual(await t.driver.existingColumns(table.name), ['id', 'v', 'w', 'added later']);
+    });
+
+    it('stores offsets with the rows, exactly (int64 offsets, unsigned 64-bit LSNs)', async () => {
+      await apply([{ kind: 'upsert', columns: [id, v, w], rows: [[1n, 'one', 1], [2n, 'two', 2]] }], [off(0, 2n, 0n, 0xffff_ffff_ffff_fff0n), off(1, 9_223_372_036_854_775_807n, undefined, null)]);
+      assert.deepEqual(await stored(0), off(0, 2n, undefined, 0xffff_ffff_ffff_fff0n));
+      assert.deepEqual(await stored(1), off(1, 9_223_372_036_854_775_807n));
+      assert.deepEqual(await t.rows(table.name), [
+        { id: '1', v: 'one', w: '1', 'added later': null },
+        { id: '2', v: 'two', w: '2', 'added later': null },
+      ]);
+    });
+
+    it('fences: a batch starting before the stored offset is refused and changes nothing; one starting at it applies', async () => {
+      const before = await t.rows(table.name);
+      await assert.rejects(apply([{ kind: 'truncate' }, { kind: 'upsert', columns: [id, v], rows: [[9n, 'stale']] }], [off(0, 5n, 1n)]), StaleBatchError);
+      assert.deepEqual(await t.rows(table.name), before);
+      assert.equal((await stored(0))?.nextOffset, 2n);
+      await apply([{ kind: 'upsert', columns: [id, v], rows: [[3n, 'three']] }], [off(0, 3n, 2n)]);
+      assert.equal((await stored(0))?.nextOffset, 3n);
+      // A first batch of a partition has nothing stored: it applies.
+      await apply([], [off(7, 1n, 0n)]);
+      assert.equal((await stored(7))?.nextOffset, 1n);
+    });
+
+    it('upserts write only the given columns; deletes by key; a truncate empties the table inside the transaction', async () => {
+      await apply([{ kind: 'upsert', columns: [id, w], rows: [[1n, 10]] }]);
+      assert.deepEqual((await t.rows(table.name))[0], { id: '1', v: 'one', w: '10', 'added later': null }, 'v kept its value');
+      await apply([{ kind: 'delete', columns: [id], keys: [[2n], [404n]] }]);
+      assert.deepEqual((await t.rows(table.name)).map((r) => r['id']), ['1', '3']);
+      await apply([{ kind: 'truncate' }, { kind: 'upsert', columns: [id, v], rows: [[5n, 'after']] }], [off(0, 4n, 3n)]);
+      assert.deepEqual(await t.rows(table.name), [{ id: '5', v: 'after', w: null, 'added later': null }]);
+    });
+
+    it('a failing batch leaves rows and offsets as they were', async () => {
+      const before = await t.rows(table.name);
+      await assert.rejects(apply([{ kind: 'truncate' }, { kind: 'upsert', columns: [id, v], rows: [[null, 'no key']] }], [off(0, 50n, 4n)]));
+      assert.deepEqual(await t.rows(table.name), before);
+      assert.equal((await stored(0))?.nextOffset, 4n);
+    });
+
+    it('round-trips every value kind exactly, and nulls as nulls', { ...(options.values ? {} : { skip: 'no value cases given' }) }, async () => {
+      const v = options.values!;
+      const kinds: TargetTable = { name: 'contract_kinds', shape: { schema: 'public', table: 'contract_kinds', columns: [...v.columns] } };
+      await t.driver.createTable(kinds);
+      await apply([{ kind: 'upsert', columns: v.columns, rows: [v.row, [v.nullKey, ...v.columns.slice(1).map(() => null)]] }], [], kinds);
+      const got = await t.rows(kinds.name);
+      assert.equal(got.length, 2);
+      const full = got.find((r) => r[v.columns[0]!.name] === v.expected[v.columns[0]!.name])!;
+      const nulls = got.find((r) => r !== full)!;
+      for (const c of v.columns) assert.deepEqual(full?.[c.name], v.expected[c.name], `column ${c.name} (${c.kind})`);
+      for (const c of v.columns.slice(1)) assert.equal(nulls[c.name], null, `null ${c.name}`);
+    });
+
+    it('hostile identifiers: quotes, backticks, brackets, spaces, unicode, long names', async () => {
+      const max = options.maxIdentifier ?? 64;
+      const names = [
+        'we"ird \'t\'',
+        'back`tick`',
+        '[br]acket]',
+        'sp ace select',
+        options.bmpIdentifiersOnly ? 'ünïcödé ✓' : 'ünïcödé 🦭',
+        `long_${'x'.repeat(Math.min(max, 63) - 5)}`,
+      ];
+      for (const n of names) {
+        const k = col(`k ${n}`.slice(0, max), 'text', 1);
+        const c = col([...n].reverse().join('').slice(0, max), 'text');
+        const shape: TableShape = { schema: 'public', table: n, columns: [k, c] };
+        const hostile: TargetTable = { name: n, shape };
+        await t.driver.createTable(hostile);
+        assert.deepEqual(await t.driver.existingColumns(n), [k.name, c.name], n);
+        assert.deepEqual(await t.driver.primaryKey(n), [k.name], n);
+        await apply([{ kind: 'upsert', columns: [k, c], rows: [["'); DROP TABLE x; --", '"'], ['b', 'keep']] }], [], hostile);
+        await apply([{ kind: 'delete', columns: [k], keys: [["'); DROP TABLE x; --"]] }, { kind: 'upsert', columns: [k, c], rows: [['b', 'changed']] }], [], hostile);
+        assert.deepEqual(await t.rows(n), [{ [k.name]: 'b', [c.name]: 'changed' }], n);
+      }
+    });
+  });
+}

@@ -1,0 +1,198 @@
+import { ConfigError, errorMessage, isRetriable, keyColumns, WalrelayError, type Logger, type TableShape } from '@walrelay/core';
+import type { SinkMetrics } from '../metrics.js';
+import type { TargetDriver, TargetTable } from '../target.js';
+
+/**
+ * A target table this process will not write: it could not be created or evolved, its
+ * name is claimed by another source table, or a pre-existing table's primary key is not
+ * the source's key. Only this table stops; the others go on.
+ */
+export class TableRefusedError extends WalrelayError {
+  readonly table: string;
+  constructor(table: string, topic: string, reason: string, cause?: unknown) {
+    super('TABLE_REFUSED', `target table ${table} (topic ${topic}) is refused: ${reason}`, {
+      retriable: false,
+      cause,
+      details: { table, topic },
+    });
+    this.table = table;
+  }
+
+  /** True when the table's problem is a setting (exit code 2 under onError=fail). */
+  get configuration(): boolean {
+    return this.cause instanceof ConfigError;
+  }
+}
+
+interface Known {
+  readonly target: TargetTable;
+  readonly schemaId: number;
+}
+
+/**
+ * Table DDL and schema evolution: the target table of each topic is created from the
+ * value schema at first use, gains the columns later schema versions add, and a table
+ * that existed before is checked once (its primary key must be the source's key).
+ * DDL of one topic runs one at a time in this process; another sink process doing the
+ * same DDL at the same moment is tolerated (create/add is re-checked after a failure).
+ */
+export class TargetTables {
+  readonly #driver: TargetDriver;
+  readonly #tableNames: Readonly<Record<string, string>>;
+  readonly #log: Logger;
+  readonly #metrics: SinkMetrics;
+  readonly #known = new Map<string, Known>();
+  readonly #owners = new Map<string, string>();
+  readonly #ddl = new Map<string, Promise<void>>();
+  readonly #refused = new Map<string, TableRefusedError>();
+  #claimed: Promise<void> = Promise.resolve();
+
+  constructor(driver: TargetDriver, tableNames: Readonly<Record<string, string>>, log: Logger, metrics: SinkMetrics) {
+    this.#driver = driver;
+    this.#tableNames = tableNames;
+    this.#log = log;
+    this.#metrics = metrics;
+  }
+
+  /** The target name of a source table (tableNames, else the source table name). */
+  nameOf(shape: Pick<TableShape, 'schema' | 'table'>): string {
+    return this.#tableNames[`${shape.schema}.${shape.table}`] ?? shape.table;
+  }
+
+  /** What this process knows of a topic's table (its newest shape), if anything. */
+  known(topic: string): Known | undefined {
+    return this.#known.get(topic);
+  }
+
+  /** The refusal of a topic's table, if it is refused. */
+  refusal(topic: string): TableRefusedError | undefined {
+    return this.#refused.get(topic);
+  }
+
+  /**
+   * Claims target names for the subscribed topics before anything is applied, so that two
+   * source tables mapping to one target name are both refused, whichever arrives first.
+   * `shapeOf` gives a topic's newest shape (null: no schema yet; checked at first use).
+   */
+  claim(subscribed: readonly string[] | Promise<readonly string[]>, shapeOf: (topic: string) => Promise<TableShape | null>): Promise<void> {
+    this.#claimed = (async () => {
+      const topics = await subscribed;
+      const byName = new Map<string, { topic: string; source: string }[]>();
+      for (const topic of topics) {
+        const shape = await shapeOf(topic);
+        if (!shape) continue;
+        const name = this.nameOf(shape);
+        let list = byName.get(name);
+        if (!list) byName.set(name, (list = []));
+        list.push({ topic, source: `${shape.schema}.${shape.table}` });
+      }
+      for (const [name, list] of byName) {
+        if (list.length === 1) {
+          if (!this.#owners.has(name)) this.#owners.set(name, list[0]!.topic);
+          continue;
+        }
+        const who = list.map((x) => `${x.source} (topic ${x.topic})`).join(' and ');
+        for (const x of list) {
+          this.#refuse(x.topic, name, new ConfigError(`source tables ${who} both map to target table ${name}: name one of them in tableNames`));
+        }
+      }
+    })();
+    return this.#claimed;
+  }
+
+  /** The target table for a record of `topic` with this shape, created or evolved first when needed. */
+  async ensure(topic: string, shape: TableShape, schemaId: number): Promise<TargetTable> {
+    await this.#claimed;
+    const refused = this.#refused.get(topic);
+    if (refused) throw refused;
+    const known = this.#known.get(topic);
+    if (known && known.schemaId >= schemaId) return known.target;
+    const previous = this.#ddl.get(topic) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.#ensureNow(topic, shape, schemaId));
+    this.#ddl.set(topic, next.then(() => undefined, () => undefined));
+    return next;
+  }
+
+  async #ensureNow(topic: string, shape: TableShape, schemaId: number): Promise<TargetTable> {
+    const refused = this.#refused.get(topic);
+    if (refused) throw refused;
+    const known = this.#known.get(topic);
+    if (known && known.schemaId >= schemaId) return known.target;
+    const name = this.nameOf(shape);
+    const owner = this.#owners.get(name);
+    if (owner !== undefined && owner !== topic) {
+      throw this.#refuse(topic, name, new ConfigError(`source tables of topics ${owner} and ${topic} both map to target table ${name}: name one of them in tableNames`));
+    }
+    this.#owners.set(name, topic);
+    const target: TargetTable = { name, shape };
+    try {
+      await this.#createOrEvolve(target, known === undefined);
+    } catch (e) {
+      if (isRetriable(e)) throw e;
+      throw this.#refuse(topic, name, e);
+    }
+    this.#known.set(topic, { target, schemaId });
+    return target;
+  }
+
+  async #createOrEvolve(target: TargetTable, firstUse: boolean): Promise<void> {
+    const { name, shape } = target;
+    let existing = await this.#driver.existingColumns(name);
+    const existedBefore = existing !== null;
+    if (existing === null) {
+      try {
+        await this.#driver.createTable(target);
+      } catch (e) {
+        // Another sink process may have created it first.
+        existing = await this.#driver.existingColumns(name);
+        if (existing === null) throw e;
+      }
+    }
+    if (existing === null) {
+      this.#log.info({ table: name, source: `${shape.schema}.${shape.table}` }, 'created target table');
+    } else {
+      if (firstUse) await this.#checkKey(target, existedBefore);
+      const have = new Set(existing);
+      const missing = shape.columns.filter((c) => !have.has(c.name));
+      if (missing.length > 0) {
+        try {
+          await this.#driver.addColumns(target, missing);
+          this.#log.info({ table: name, columns: missing.map((c) => c.name) }, 'added columns the schema gained');
+        } catch (e) {
+          // Another sink process may have added them first.
+          const now = new Set((await this.#driver.existingColumns(name)) ?? []);
+          if (missing.some((c) => !now.has(c.name))) throw e;
+        }
+      }
+    }
+    if (firstUse && this.#driver.extraUniqueIndexes) {
+      const extra = await this.#driver.extraUniqueIndexes(name);
+      if (extra.length > 0) this.#log.warn({ table: name, indexes: extra }, 'target table has unique indexes besides the primary key: upserts may match them');
+    }
+  }
+
+  /** A table that existed before must have the source's key as its primary key (else upserts duplicate rows). */
+  async #checkKey(target: TargetTable, existedBefore: boolean): Promise<void> {
+    const expected = keyColumns(target.shape).map((c) => c.name);
+    const found = await this.#driver.primaryKey(target.name);
+    const same = found.length === expected.length && expected.every((c) => found.includes(c));
+    if (same) return;
+    const want = `PRIMARY KEY (${expected.join(', ')})`;
+    throw new ConfigError(
+      found.length === 0
+        ? `the ${existedBefore ? 'existing ' : ''}target table ${target.name} has no primary key; walrelay needs ${want} (the source's key) so that upserts never duplicate rows: add it, or drop the table and let the sink create it`
+        : `the ${existedBefore ? 'existing ' : ''}target table ${target.name} has PRIMARY KEY (${found.join(', ')}), but the source's key is (${expected.join(', ')}): change it to ${want}, or drop the table and let the sink create it`,
+      { details: { table: target.name, expectedKey: expected, foundKey: [...found] } },
+    );
+  }
+
+  #refuse(topic: string, name: string, cause: unknown): TableRefusedError {
+    const error = new TableRefusedError(name, topic, errorMessage(cause), cause);
+    if (!this.#refused.has(topic)) {
+      this.#refused.set(topic, error);
+      this.#metrics.tableRefused.set({ table: name }, 1);
+      this.#log.error({ table: name, topic, err: error.message }, 'target table refused: its records are not applied (the other tables go on)');
+    }
+    return this.#refused.get(topic) as TableRefusedError;
+  }
+}

@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApplyError, ConnectionError } from '@walrelay/core';
+import { MemoryTarget } from './support/memory-target.js';
+import { column, startSink, TableTopic, testConfig, until, world } from './support/fixtures.js';
+
+const shape = { schema: 'public', table: 'items', columns: [column('id', 'int64', 1), column('v', 'text')] };
+
+function setup(partitions = 1) {
+  const w = world();
+  const target = new MemoryTarget(w.events);
+  const items = new TableTopic(w.schemas, 't.public.items', shape);
+  w.log.create(items.topic, partitions);
+  return { ...w, target, items };
+}
+
+test('changes are applied in one target transaction per chunk, and the Kafka offset is committed only after it', async () => {
+  const { target, items, log, group, schemas, events } = setup();
+  for (let i = 1; i <= 5; i++) log.append(items.topic, 0, items.change('c', { id: BigInt(i), v: `v${i}` }));
+  log.append(items.topic, 0, items.change('u', { id: 2n, v: 'two' }));
+  log.append(items.topic, 0, items.change('d', { id: 3n }));
+  const sink = startSink({ driver: target, group, schemas });
+  await until('running', () => sink.runtime.state === 'running');
+  await group.rebalance();
+  await sink.source.drain();
+  assert.deepEqual(target.rows('items').map((r) => [r['id'], r['v']]).sort(), [[1n, 'v1'], [2n, 'two'], [4n, 'v4'], [5n, 'v5']]);
+  assert.equal(target.offset('g', items.topic, 0), 7n);
+  assert.equal(target.commits, 1, 'one transaction for the whole batch');
+  const targetAt = events.indexOf(`target ${items.topic}/0@7`);
+  const kafkaAt = events.indexOf(`kafka ${items.topic}/0@7`);
+  assert.ok(targetAt >= 0 && kafkaAt > targetAt, `target commit before Kafka commit: ${events.events.join(' | ')}`);
+  assert.equal(JSON.parse(group.committed.get(`${items.topic}/0`)!.metadata).lsn, '1070');
+  sink.runtime.stop();
+  await sink.running;
+  assert.deepEqual(sink.outcome(), {});
+  assert.equal(sink.runtime.state, 'stopped');
+});
+
+test('a batch is applied in chunks of batch.maxRecords, each committed to the target before Kafka', async () => {
+  const { target, items, log, group, schemas, events } = setup();
+  for (let i = 1; i <= 10; i++) log.append(items.topic, 0, items.change('c', { id: BigInt(i), v: 'x' }));
+  const sink = startSink({ driver: target, group, schemas, config: testConfig({ batch: { maxRecords: 4 } }) });
+  await until('running', () => sink.runtime.state === 'running');
+  await group.rebalance();
+  await sink.source.drain();
+  assert.equal(target.commits, 3);
+  const order = events.events.filter((e) => e.includes(items.topic));
+  assert.deepEqual(order, [`target ${items.topic}/0@4`, `kafka ${items.topic}/0@4`, `target ${items.topic}/0@8`, `kafka ${items.topic}/0@8`, `target ${items.topic}/0@10`, `kafka ${items.topic}/0@10`]);
+  sink.runtime.stop();
+  await sink.running;
+});
+
+test('a target transaction that fails for good commits nothing to Kafka and stops the sink (non-retriable error)', async () => {
+  const { target, items, log, group, schemas, events } = setup();
+  for (let i = 1; i <= 3; i++) log.append(items.topic, 0, items.change('c', { id: BigInt(i), v: 'x' }));
+  const sink = startSink({ driver: target, group, schemas });
+  await until('running', () => sink.runtime.state === 'running');
+  target.failStatement(1, new ApplyError('permission denied for table items', { retriable: false }));
+  await group.rebalance();
+  await sink.source.drain();
+  await until('the sink to stop', () => sink.outcome());
+  assert.match(String((sink.outcome()!.error as Error).message), /permission denied/);
+  assert.equal(sink.runtime.state, 'failed');
+  assert.deepEqual(events.matching('kafka'), [], 'no Kafka commit for a failed target transaction');
+  assert.deepEqual(target.rows('items'), []);
+  assert.equal(target.offset('g', items.topic, 0), undefined);
+});
+
+test('a retriable error on the Nth statement is retried in place: the rows land once, the retry is counted', async () => {
+  const { target, items, log, group, schemas, events } = setup();
+  for (let i = 1; i <= 3; i++) log.append(items.topic, 0, items.change('c', { id: BigInt(i), v: 'x' }));
+  log.append(items.topic, 0, items.change('d', { id: 1n }));
+  const sink = startSink({ driver: target, group, schemas });
+  await until('running', () => sink.runtime.state === 'running');
+  // The batch runs a delete step, an upsert step and the offsets write: the second fails once.
+  target.failStatement(2, new ApplyError('Deadlock found when trying to get lock', { retriable: true }));
+  await group.rebalance();
+  await sink.source.drain();
+  assert.deepEqual(target.rows('items').map((r) => r['id']).sort(), [2n, 3n]);
+  assert.equal(target.commits, 1);
+  assert.equal((await sink.registry.getSingleMetric('walrelay_sink_retries_total')!.get()).values[0]?.value, 1);
+  assert.deepEqual(events.matching('kafka'), [`kafka ${items.topic}/0@4`]);
+  sink.runtime.stop();
+  await sink.running;
+});
+
+test('the connection lost before COMMIT: the retry applies the batch once', async () => {
+  const { target, items, log, group, schemas, events } = setup();
+  for (let i = 1; i <= 3; i++) log.append(items.topic, 0, items.change('c', { id: BigInt(i), v: 'x' }));
+  const sink = startSink({ driver: target, group, schemas });
+  await until('running', () => sink.runtime.state === 'running');
+  target.loseConnectionAtCommit('before');
+  await group.rebalance();
+  await sink.source.drain();
+  assert.equal(target.commits, 1);
+  assert.equal(target.rows('items').length, 3);
+  assert.deepEqual(events.matching('kafka'), [`kafka ${items.topic}/0@3`]);
+  sink.runtime.stop();
+  await sink.running;
+});
+
+test('the connection lost after COMMIT: the retry is fenced off, nothing is applied twice, the position stays the target\'s', async () => {
+  const { target, items, log, group, schemas, events } = setup();
+  for (let i = 1; i <= 3; i++) log.append(items.topic, 0, items.change('c', { id: BigInt(i), v: 'x' }));
+  const sink = startSink({ driver: target, group, schemas });
+  await until('running', () => sink.runtime.state === 'running');
+  // Offsets 0..2 commit, the answer is lost; then the same records again would be refused.
+  target.loseConnectionAtCommit('after');
+  await group.rebalance();
+  await sink.source.drain();
+  assert.equal(target.commits, 1, 'the retried transaction was refused by the fence');
+  assert.equal(target.offset('g', items.topic, 0), 3n);
+  // Later records still apply from the target's position.
+  log.append(items.topic, 0, items.change('u', { id: 1n, v: 'later' }));
+  await sink.source.drain();
+  assert.equal(target.rows('items').find((r) => r['id'] === 1n)?.['v'], 'later');
+  assert.equal(target.offset('g', items.topic, 0), 4n);
+  assert.ok(events.indexOf(`target ${items.topic}/0@4`) < events.indexOf(`kafka ${items.topic}/0@4`));
+  sink.runtime.stop();
+  await sink.running;
+});
+
+test('restart policy: a target unreachable at start is retried until it answers; a non-retriable start error fails the run', async () => {
+  const { target, items, log, group, schemas } = setup();
+  log.append(items.topic, 0, items.change('c', { id: 1n, v: 'x' }));
+  target.failConnect(new ConnectionError('memory', 'ECONNREFUSED', { retriable: true }));
+  target.failConnect(new ConnectionError('memory', 'ECONNREFUSED', { retriable: true }));
+  const sink = startSink({ driver: target, group, schemas });
+  await until('running after two failed connects', () => sink.runtime.state === 'running');
+  assert.equal(target.connects, 1);
+  assert.match(sink.runtime.lastError ?? '', /ECONNREFUSED/);
+  await group.rebalance();
+  await sink.source.drain();
+  assert.equal(target.rows('items').length, 1);
+  sink.runtime.stop();
+  await sink.running;
+
+  const other = new MemoryTarget();
+  other.failConnect(new ConnectionError('memory', 'password authentication failed', { retriable: false }));
+  const failing = startSink({ driver: other, group: world().group, schemas });
+  await until('the run to fail', () => failing.outcome());
+  assert.match((failing.outcome()!.error as Error).message, /password authentication failed/);
+  assert.equal(failing.runtime.state, 'failed');
+  assert.equal(failing.runtime.live(), false);
+});
+
+test('a retriable error that outlasts every in-place attempt goes back to the source, which redelivers; nothing reaches Kafka before the target', async () => {
+  const { target, items, log, group, schemas, events } = setup();
+  log.append(items.topic, 0, items.change('c', { id: 1n, v: 'x' }));
+  const sink = startSink({ driver: target, group, schemas });
+  await until('running', () => sink.runtime.state === 'running');
+  for (let i = 1; i <= 9; i++) target.failStatement(i, new ApplyError('Lock wait timeout exceeded', { retriable: true }));
+  await group.rebalance();
+  await sink.source.pump();
+  assert.equal(sink.source.errors.length, 1, 'the 9th failure was handed back to the source');
+  assert.deepEqual(events.matching('kafka'), []);
+  assert.equal(sink.runtime.state, 'running', 'a retriable error does not stop the sink');
+  await sink.source.drain();
+  assert.equal(target.rows('items').length, 1);
+  assert.deepEqual(events.matching('kafka'), [`kafka ${items.topic}/0@1`]);
+  sink.runtime.stop();
+  await sink.running;
+});
