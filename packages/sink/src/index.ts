@@ -6,3 +6,4 @@ export * from './runner.js';
 export * from './metrics.js';
 export * from './main-runner.js';
 export * from './value-text.js';
+export * from './end-to-end-clock.js';

@@ -25,6 +25,7 @@ import type { SinkConfig } from './config.js';
 import { RecordDecoder, TRUNCATE_HEADER, type DecodedRecord } from './record-decoder.js';
 import { coalesce, type TableChange } from './coalesce.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
+import { EndToEndClock } from './end-to-end-clock.js';
 import { StaleBatchError, type ApplyStep, type StoredOffset, type TargetDriver, type TargetTable } from './target.js';
 
 export type SinkState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
@@ -47,6 +48,7 @@ export class SinkRunner {
   readonly #driver: TargetDriver;
   readonly #log: Logger;
   readonly #metrics: SinkMetrics;
+  readonly #clock: EndToEndClock;
   readonly #sinkName: string;
   #consumer: Consumer | undefined;
   #dlqProducer: Producer | undefined;
@@ -75,6 +77,7 @@ export class SinkRunner {
     this.#driver = driver;
     this.#log = log;
     this.#metrics = createSinkMetrics(registry);
+    this.#clock = new EndToEndClock(registry);
     this.#sinkName = driver.dialect;
   }
 
@@ -527,6 +530,7 @@ export class SinkRunner {
       if (d.record.kind === 'tombstone') continue;
       const ts = d.record.envelope.source.ts_ms;
       if (d.record.envelope.source.snapshot !== 'true' && ts > 0n) this.#metrics.endToEnd.observe(Math.max(0, now - Number(ts)) / 1000);
+      this.#clock.applied(d.record.envelope.source);
     }
   }
 

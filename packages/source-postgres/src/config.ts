@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonConfig, tlsConfig, commonEnv, configFileFromArgs, loadConfig, type EnvBindings } from '@walrelay/core';
+import { heartbeatConfig, heartbeatEnv } from './heartbeat/heartbeat.js';
 
 const pgIdent = z.string().min(1).max(63, 'PostgreSQL names are at most 63 bytes');
 
@@ -58,6 +59,7 @@ export const sourceConfigSchema = z
     standbyPollMs: z.number().int().min(100).default(1_000),
     /** Standby status updates to PostgreSQL at least this often. */
     statusIntervalMs: z.number().int().min(100).default(5_000),
+    heartbeat: heartbeatConfig,
   })
   .strict();
 
@@ -80,6 +82,7 @@ export const sourceEnv: EnvBindings = {
   WALRELAY_TOMBSTONES: { path: ['tombstones'], type: 'bool' },
   WALRELAY_TX_MAX_CHANGES: { path: ['transactions', 'maxChanges'], type: 'int' },
   WALRELAY_TX_MAX_DELAY_MS: { path: ['transactions', 'maxDelayMs'], type: 'int' },
+  ...heartbeatEnv,
 };
 
 export function loadSourceConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): SourceConfig {

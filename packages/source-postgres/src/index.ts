@@ -8,3 +8,4 @@ export * from './publish/publisher.js';
 export * from './publish/change-records.js';
 export * from './replication/connection.js';
 export * from './replication/session-settings.js';
+export * from './heartbeat/heartbeat.js';

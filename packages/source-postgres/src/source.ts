@@ -30,6 +30,7 @@ import { ChangeStream } from './stream.js';
 import { publicationTables, runSnapshot } from './snapshot/snapshot.js';
 import { listCapturableTables } from './catalog.js';
 import { createSourceMetrics, type SourceMetrics } from './metrics.js';
+import { SourceHeartbeat } from './heartbeat/heartbeat.js';
 
 export const SOURCE_VERSION = '0.1.0';
 
@@ -49,12 +50,14 @@ export class Source {
   #stream: ChangeStream | undefined;
   #lastError: string | undefined;
   #closers: (() => Promise<void>)[] = [];
+  readonly #heartbeat: SourceHeartbeat;
 
   constructor(config: SourceConfig, log: Logger, registry: Registry) {
     this.#config = config;
     this.#log = log;
     this.#metrics = createSourceMetrics(registry);
     this.#pg = { url: config.postgres.url, ...(config.postgres.ssl !== undefined ? { ssl: pgSsl(config.postgres.ssl) } : {}) };
+    this.#heartbeat = new SourceHeartbeat(config.heartbeat, this.#pg, log, registry);
   }
 
   get state(): SourceState {
@@ -134,6 +137,7 @@ export class Source {
 
     // 2. Publication.
     await ensurePublication(catalog, cfg.publication, cfg.tables, log);
+    this.#closers.push(await this.#heartbeat.start());
 
     // 3. Kafka: topics, the transactional producer (fences a predecessor), checkpoint.
     const kafka = createKafka(cfg.kafka, log, `walrelay-source-${cfg.slot}`);
