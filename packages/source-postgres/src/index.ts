@@ -9,3 +9,4 @@ export * from './publish/change-records.js';
 export * from './replication/connection.js';
 export * from './replication/session-settings.js';
 export * from './heartbeat/heartbeat.js';
+export * from './heartbeat/slot-wal-metrics.js';

@@ -31,6 +31,7 @@ import { publicationTables, runSnapshot } from './snapshot/snapshot.js';
 import { listCapturableTables } from './catalog.js';
 import { createSourceMetrics, type SourceMetrics } from './metrics.js';
 import { SourceHeartbeat } from './heartbeat/heartbeat.js';
+import { registerSlotWalMetrics } from './heartbeat/slot-wal-metrics.js';
 
 export const SOURCE_VERSION = '0.1.0';
 
@@ -58,6 +59,7 @@ export class Source {
     this.#metrics = createSourceMetrics(registry);
     this.#pg = { url: config.postgres.url, ...(config.postgres.ssl !== undefined ? { ssl: pgSsl(config.postgres.ssl) } : {}) };
     this.#heartbeat = new SourceHeartbeat(config.heartbeat, this.#pg, log, registry);
+    registerSlotWalMetrics(config.slot, this.#pg, registry);
   }
 
   get state(): SourceState {
