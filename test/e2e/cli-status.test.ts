@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { checkpointTopic, createKafka, createLogger } from '@walrelay/core';
 import { readCheckpoint } from '@walrelay/source-postgres';
 import type { StatusReport } from '@walrelay/cli';
@@ -12,6 +13,7 @@ import { runWalrelay, type CliRun } from '../support/cli.js';
 import { KAFKA_BROKERS } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
 import { pgConnect } from '../support/postgres.js';
+import { ROOT } from '../support/processes.js';
 
 /**
  * `walrelay status` and `walrelay drop-source` against a real pipeline (PostgreSQL →
@@ -58,6 +60,13 @@ describe('walrelay status and drop-source', () => {
     const unknown = await runWalrelay(['stats']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command "stats"/);
+  });
+
+  test('the linked bin works after npm run build (npx walrelay --help)', () => {
+    const r = spawnSync(path.join(ROOT, 'node_modules/.bin/walrelay'), ['--help'], { encoding: 'utf8' });
+    assert.equal(r.error, undefined, 'node_modules/.bin/walrelay runs (scripts/test.sh builds first; else npm run build)');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^walrelay \d+\.\d+\.\d+: operate a walrelay pipeline/);
   });
 
   test('running pipeline: healthy, slot active with the lock holder, checkpoint, topic offsets, group caught up', async () => {

@@ -34,7 +34,10 @@ export interface GroupStatus {
   readonly target: string | null;
   readonly partitions: PartitionLag[];
   readonly totalLag: number;
-  /** Highest source LSN the target holds for this group. */
+  /**
+   * The target holds every change committed at or below this LSN: the lowest stored LSN of
+   * the partitions that lag, or the highest stored LSN when none lags.
+   */
   readonly caughtUpToLsn: string | null;
   /** Now − commit time of the oldest change the target lacks (0 when it lacks none). */
   readonly secondsBehind: number;
@@ -196,11 +199,23 @@ export async function groupStatus(
     target: target?.target ?? null,
     partitions,
     totalLag: partitions.reduce((s, p) => s + p.lag, 0),
-    caughtUpToLsn: newest?.sourceLsn == null ? null : formatLsn(newest.sourceLsn),
+    caughtUpToLsn: caughtUpTo(partitions, targetRows, newest),
     secondsBehind: oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000),
     lastApplied,
     deadLetterTopic: dlqName,
     undecodable,
     deadLetters: dlqName ? (dlq ? dlq.partitions.reduce((s, p) => s + Number(BigInt(p.high) - BigInt(p.low)), 0) : 0) : null,
   };
+}
+
+function caughtUpTo(partitions: readonly PartitionLag[], rows: ReadonlyMap<string, TargetOffsetRow>, newest: TargetOffsetRow | undefined): string | null {
+  const lagging = partitions.filter((p) => p.lag > 0);
+  if (lagging.length === 0) return newest?.sourceLsn == null ? null : formatLsn(newest.sourceLsn);
+  let low: bigint | null = null;
+  for (const p of lagging) {
+    const lsn = rows.get(`${p.topic}/${p.partition}`)?.sourceLsn ?? null;
+    if (lsn === null) return null; // a lagging partition with nothing applied yet: no LSN bound
+    if (low === null || lsn < low) low = lsn;
+  }
+  return low === null ? null : formatLsn(low);
 }

@@ -40,7 +40,7 @@ export function formatStatus(r: StatusReport): string {
       s.lockHolder ? `pid ${s.lockHolder.pid} ${s.lockHolder.clientAddr ?? 'local'}` : '-',
       s.confirmedLsn ?? '-',
       bytes(s.retainedWalBytes),
-      cp ? `${seconds(cp.ageSeconds)} ago (${cp.commitLsn})` : '-',
+      cp ? `${seconds(cp.ageSeconds)} ago${cp.commitLsn === '0/0' ? '' : ` (${cp.commitLsn})`}` : '-',
       cp ? cp.snapshot : '-',
       cp?.partial ? `${cp.partial.commitLsn}: ${cp.partial.publishedChanges} out` : '-',
     ]);
