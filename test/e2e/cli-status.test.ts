@@ -195,13 +195,15 @@ describe('walrelay status and drop-source', () => {
     holder.on('error', () => undefined);
     const refused = await runWalrelay(['drop-source'], env());
     assert.equal(refused.code, 1, refused.stderr);
-    const forced = await runWalrelay(['drop-source', '--force'], env());
+    const forced = await runWalrelay(['drop-source', '--force', '--drop-publication'], env());
     assert.equal(forced.code, 0, forced.stdout + forced.stderr);
     assert.match(forced.stdout, /terminated sessions \d+/);
     assert.match(forced.stdout, new RegExp(`dropped replication slot ${p.slot}`));
     assert.match(forced.stdout, new RegExp(`removed the checkpoint of ${p.slot}`));
     const gone = await p.db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [p.slot]);
     assert.equal(gone.rows.length, 0);
+    assert.match(forced.stdout, new RegExp(`dropped publication ${p.publication}`));
+    assert.equal((await p.db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [p.publication])).rows.length, 0, 'the publication is gone');
     await holder.end().catch(() => undefined);
   });
 });
