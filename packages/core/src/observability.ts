@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
+import { registerHealthMetrics } from './health-metrics.js';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -32,6 +33,7 @@ export async function startObservabilityServer(options: {
   log: Logger;
 }): Promise<ObservabilityServer | undefined> {
   if (options.port < 0) return undefined;
+  registerHealthMetrics(options.registry, options.health);
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {

@@ -15,3 +15,4 @@ export * from './runtime/sink-runtime.js';
 export * from './metrics.js';
 export * from './main-runner.js';
 export * from './value-text.js';
+export * from './end-to-end-clock.js';

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '@walrelay/core';
+import { EndToEndClock } from './end-to-end-clock.js';
 
 export interface SinkMetrics {
   readonly applied: Counter<'table' | 'op'>;
@@ -12,6 +13,8 @@ export interface SinkMetrics {
   readonly tableRefusedRecords: Counter<'table'>;
   /** 1 while a target table is refused by this process. */
   readonly tableRefused: Gauge<'table'>;
+  /** Commit time and age of the newest change applied (walrelay_sink_last_change_*; see end-to-end-clock.ts). */
+  readonly clock: EndToEndClock;
 }
 
 export function createSinkMetrics(registry: Registry): SinkMetrics {
@@ -26,5 +29,6 @@ export function createSinkMetrics(registry: Registry): SinkMetrics {
     retries: new Counter({ name: 'walrelay_sink_retries_total', help: 'Target transactions retried after a retriable error', registers: r }),
     tableRefusedRecords: new Counter({ name: 'walrelay_sink_table_refused_records_total', help: 'Records of a refused target table (sent to the dead-letter topic)', labelNames: ['table'], registers: r }),
     tableRefused: new Gauge({ name: 'walrelay_sink_table_refused', help: '1 while the target table is refused (cannot be created or does not match the source key)', labelNames: ['table'], registers: r }),
+    clock: new EndToEndClock(registry),
   };
 }

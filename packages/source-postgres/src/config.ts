@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commonConfig, tlsConfig, commonEnv, configFileFromArgs, loadConfig, parseTableName, tablesSetting, type EnvBindings } from '@walrelay/core';
 import { lifecycleConfig, lifecycleEnv } from './lifecycle-config.js';
+import { heartbeatConfig, heartbeatEnv } from './heartbeat/heartbeat.js';
 
 const pgIdent = z.string().min(1).max(63, 'PostgreSQL names are at most 63 bytes');
 
@@ -60,6 +61,7 @@ export const sourceConfigSchema = z
     /** Standby status updates to PostgreSQL at least this often. */
     statusIntervalMs: z.number().int().min(100).default(5_000),
     ...lifecycleConfig,
+    heartbeat: heartbeatConfig,
   })
   .strict();
 
@@ -83,6 +85,7 @@ export const sourceEnv: EnvBindings = {
   WALRELAY_TX_MAX_CHANGES: { path: ['transactions', 'maxChanges'], type: 'int' },
   WALRELAY_TX_MAX_DELAY_MS: { path: ['transactions', 'maxDelayMs'], type: 'int' },
   ...lifecycleEnv,
+  ...heartbeatEnv,
 };
 
 export function loadSourceConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): SourceConfig {

@@ -12,3 +12,5 @@ export * from './snapshot-command.js';
 export * from './slot-lifecycle.js';
 export * from './lifecycle-config.js';
 export { insertSignal, signalTableDdl, type SnapshotSignal } from './snapshot/signals.js';
+export * from './heartbeat/heartbeat.js';
+export * from './heartbeat/slot-wal-metrics.js';

@@ -36,6 +36,8 @@ import { createLifecycleMetrics, type LifecycleMetrics } from './lifecycle-metri
 import { checkFailover, checkpointFollowsSlot, createSlotCommand, ensureSlotFailover, slotLostError } from './slot-lifecycle.js';
 import { listCapturableTables } from './catalog.js';
 import { createSourceMetrics, type SourceMetrics } from './metrics.js';
+import { SourceHeartbeat } from './heartbeat/heartbeat.js';
+import { registerSlotWalMetrics } from './heartbeat/slot-wal-metrics.js';
 
 export const SOURCE_VERSION = '0.1.0';
 
@@ -56,6 +58,7 @@ export class Source {
   #stream: ChangeStream | undefined;
   #lastError: string | undefined;
   #closers: (() => Promise<void>)[] = [];
+  readonly #heartbeat: SourceHeartbeat;
 
   constructor(config: SourceConfig, log: Logger, registry: Registry) {
     this.#config = config;
@@ -63,6 +66,8 @@ export class Source {
     this.#metrics = createSourceMetrics(registry);
     this.#lifecycle = createLifecycleMetrics(registry);
     this.#pg = { url: config.postgres.url, ...(config.postgres.ssl !== undefined ? { ssl: pgSsl(config.postgres.ssl) } : {}) };
+    this.#heartbeat = new SourceHeartbeat(config.heartbeat, this.#pg, log, registry);
+    registerSlotWalMetrics(config.slot, this.#pg, registry);
   }
 
   get state(): SourceState {
@@ -143,6 +148,7 @@ export class Source {
     // 2. Publication.
     await ensurePublication(catalog, cfg.publication, cfg.tables, log, parseSignalTable(cfg.incremental.signalTable));
     await refuseTopicCollisions(catalog, cfg.publication, cfg.topicPrefix);
+    this.#closers.push(await this.#heartbeat.start());
 
     // 3. Kafka: topics, the transactional producer (fences a predecessor), checkpoint.
     const kafka = createKafka(cfg.kafka, log, `walrelay-source-${cfg.slot}`);

@@ -183,6 +183,7 @@ export class PartitionApplier {
       const ts = d.record.envelope.source.ts_ms;
       const snap = d.record.envelope.source.snapshot;
       if (snap !== 'true' && snap !== 'incremental' && ts > 0n) o.metrics.endToEnd.observe(Math.max(0, now - Number(ts)) / 1000);
+      o.metrics.clock.applied(d.record.envelope.source);
     }
   }
 

@@ -54,8 +54,9 @@ export async function readCheckpoint(
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {
-        if (message.key?.toString('utf8') !== slot || !message.value) return;
-        latest = decodeCheckpoint(message.value);
+        if (message.key?.toString('utf8') !== slot) return;
+        // A tombstone (walrelay drop-source) removes the slot's checkpoint.
+        latest = message.value && message.value.length > 0 ? decodeCheckpoint(message.value) : null;
       },
     });
     let timer: NodeJS.Timeout | undefined;

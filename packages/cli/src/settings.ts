@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { commonConfig, loadConfig, tlsConfig, type EnvBindings } from '@walrelay/core';
+
+/**
+ * What `walrelay` reads: the same keys and environment variables as the binaries
+ * (a source's and a sink's config file both work), plus the health thresholds.
+ * Lists (slots, groups, targets) take several values; the binaries' single-valued
+ * variables (WALRELAY_SLOT, WALRELAY_GROUP_ID, WALRELAY_TARGET_URL) fill them.
+ */
+export const cliConfigSchema = z
+  .object({
+    kafka: commonConfig.kafka,
+    schemaRegistry: commonConfig.schemaRegistry,
+    topicPrefix: commonConfig.topicPrefix,
+    logLevel: commonConfig.logLevel.default('warn'),
+    postgres: z
+      .object({
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').default('postgres://postgres@127.0.0.1:5432/postgres'),
+        ssl: tlsConfig.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Slots to report on (default: every slot with a checkpoint under the prefix, else `walrelay`). */
+    slot: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+    publication: z.string().min(1).default('walrelay'),
+    /** Sink consumer groups to report on (default: every group with offsets on the prefix's table topics or in a target). */
+    groupId: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+    /** Sink targets whose walrelay_offsets to read (mysql://, mariadb://, mssql://, sqlite: or a file path). */
+    target: z
+      .object({ url: z.union([z.string().min(1), z.array(z.string().min(1))]).optional() })
+      .passthrough()
+      .prefault({}),
+    thresholds: z
+      .object({
+        /** Unhealthy when a slot retains more WAL than this (bytes). */
+        maxRetainedWalBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
+        /** Unhealthy when a sink group is more records behind than this on one partition. */
+        maxLagRecords: z.number().int().min(0).default(100_000),
+        /** Unhealthy when the oldest change a target lacks was committed longer ago than this. */
+        maxLagSeconds: z.number().min(0).default(300),
+      })
+      .strict()
+      .prefault({}),
+    /** How long to wait for Kafka reads (checkpoint topic, records at offsets). */
+    timeoutMs: z.number().int().min(100).default(20_000),
+  })
+  // A binary's config file has more keys (transactions, batch, …): ignored here.
+  .passthrough();
+
+export type CliConfig = z.output<typeof cliConfigSchema>;
+
+export const cliEnv: EnvBindings = {
+  WALRELAY_KAFKA_BROKERS: { path: ['kafka', 'brokers'], type: 'list' },
+  WALRELAY_KAFKA_CLIENT_ID: { path: ['kafka', 'clientId'] },
+  WALRELAY_KAFKA_SSL: { path: ['kafka', 'ssl'], type: 'json' },
+  WALRELAY_KAFKA_SASL_MECHANISM: { path: ['kafka', 'sasl', 'mechanism'] },
+  WALRELAY_KAFKA_SASL_USERNAME: { path: ['kafka', 'sasl', 'username'] },
+  WALRELAY_KAFKA_SASL_PASSWORD: { path: ['kafka', 'sasl', 'password'] },
+  WALRELAY_SCHEMA_REGISTRY_URL: { path: ['schemaRegistry', 'url'] },
+  WALRELAY_SCHEMA_REGISTRY_USERNAME: { path: ['schemaRegistry', 'username'] },
+  WALRELAY_SCHEMA_REGISTRY_PASSWORD: { path: ['schemaRegistry', 'password'] },
+  WALRELAY_SCHEMA_REGISTRY_CA_FILE: { path: ['schemaRegistry', 'caFile'] },
+  WALRELAY_TOPIC_PREFIX: { path: ['topicPrefix'] },
+  WALRELAY_LOG_LEVEL: { path: ['logLevel'] },
+  WALRELAY_PG_URL: { path: ['postgres', 'url'] },
+  WALRELAY_PG_SSL: { path: ['postgres', 'ssl'], type: 'json' },
+  WALRELAY_SLOT: { path: ['slot'], type: 'list' },
+  WALRELAY_PUBLICATION: { path: ['publication'] },
+  WALRELAY_GROUP_ID: { path: ['groupId'], type: 'list' },
+  WALRELAY_TARGET_URL: { path: ['target', 'url'], type: 'list' },
+  WALRELAY_STATUS_MAX_RETAINED_WAL_BYTES: { path: ['thresholds', 'maxRetainedWalBytes'], type: 'int' },
+  WALRELAY_STATUS_MAX_LAG_RECORDS: { path: ['thresholds', 'maxLagRecords'], type: 'int' },
+  WALRELAY_STATUS_MAX_LAG_SECONDS: { path: ['thresholds', 'maxLagSeconds'], type: 'int' },
+};
+
+/** Command-line flags that set a value, and the variable each stands for (flags win over both file and environment). */
+export const VALUE_FLAGS: Readonly<Record<string, { env: string; help: string; multiple?: boolean }>> = {
+  'pg-url': { env: 'WALRELAY_PG_URL', help: 'PostgreSQL of the source (postgres://…)' },
+  brokers: { env: 'WALRELAY_KAFKA_BROKERS', help: 'Kafka bootstrap brokers, comma-separated' },
+  registry: { env: 'WALRELAY_SCHEMA_REGISTRY_URL', help: 'schema registry (Confluent-compatible API base)' },
+  prefix: { env: 'WALRELAY_TOPIC_PREFIX', help: 'topic prefix' },
+  slot: { env: 'WALRELAY_SLOT', help: 'replication slot (repeatable)', multiple: true },
+  publication: { env: 'WALRELAY_PUBLICATION', help: 'publication (drop-source --drop-publication)' },
+  group: { env: 'WALRELAY_GROUP_ID', help: 'sink consumer group (repeatable)', multiple: true },
+  target: { env: 'WALRELAY_TARGET_URL', help: 'sink target URL whose walrelay_offsets to read (repeatable)', multiple: true },
+  'max-retained-wal-bytes': { env: 'WALRELAY_STATUS_MAX_RETAINED_WAL_BYTES', help: 'unhealthy above this WAL retained by a slot (default 1073741824)' },
+  'max-lag-records': { env: 'WALRELAY_STATUS_MAX_LAG_RECORDS', help: 'unhealthy above this many records behind on a partition (default 100000)' },
+  'max-lag-seconds': { env: 'WALRELAY_STATUS_MAX_LAG_SECONDS', help: 'unhealthy when the oldest change a target lacks is older (default 300)' },
+};
+
+export function asList(v: string | readonly string[] | undefined): string[] {
+  if (v === undefined) return [];
+  return typeof v === 'string' ? [v] : [...v];
+}
+
+export function loadCliConfig(file: string | undefined, flagEnv: Record<string, string>, env: NodeJS.ProcessEnv = process.env): CliConfig {
+  return loadConfig(cliConfigSchema, { file, env: { ...env, ...flagEnv }, bindings: cliEnv });
+}
