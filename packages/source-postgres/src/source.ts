@@ -317,6 +317,8 @@ export class Source {
       this.#lifecycle,
       log,
     );
+    // ADD COLUMN … DEFAULT: existing rows get a value no WAL carries; read the table again.
+    tables.onColumnsFilledByDefault = (t) => incremental.requestFromStream([{ schema: t.schema, table: t.table }], 'column_default');
     const stream = new ChangeStream(
       repl,
       publisher,

@@ -9,6 +9,7 @@ import {
   keySubject,
   tableTopic,
   valueSubject,
+  tableShapeFromValueSchema,
   SchemaError,
   type ColumnSpec,
   type Logger,
@@ -51,6 +52,14 @@ export class TableRegistry {
   /** Which table holds each topic (by topicCollisionKey): a second table there is refused. */
   readonly #topicOwners = new Map<string, { readonly oid: number; readonly schema: string; readonly table: string }>();
   onSchemaChange: ((table: CapturedTable) => void) | undefined;
+  /**
+   * The stream met a table definition with columns its topic's schema did not have, and
+   * PostgreSQL gives existing rows a value for them (ADD COLUMN … DEFAULT: a constant is kept
+   * in pg_attribute.attmissingval, a volatile one rewrites the table): no WAL carries those
+   * values to a subscriber, so the table must be read again (source.ts queues an incremental
+   * snapshot).
+   */
+  onColumnsFilledByDefault: ((table: CapturedTable, columns: readonly string[]) => void) | undefined;
 
   constructor(catalog: pg.Client, registry: SchemaRegistryClient, topics: TopicManager, options: TableRegistryOptions, log: Logger) {
     this.#catalog = catalog;
@@ -69,6 +78,7 @@ export class TableRegistry {
     const known = this.#byOid.get(relationOid);
     if (known && sameColumns(known, relationColumns)) return known;
     const described = await describeTable(this.#catalog, relationOid);
+    const published = await this.#publishedColumns(described.schema, described.table);
     const specs: ColumnSpec[] = relationColumns.map((rc) => {
       const idx = described.columns.findIndex((c) => c.name === rc.name);
       const spec = idx >= 0 && described.typeOids[idx] === rc.typeOid ? described.columns[idx] : undefined;
@@ -80,7 +90,34 @@ export class TableRegistry {
       }
       return spec;
     });
-    return this.#install(relationOid, described.schema, described.table, specs, relationColumns.map((c) => c.name), relationColumns.map((c) => c.typeOid));
+    const installed = await this.#install(relationOid, described.schema, described.table, specs, relationColumns.map((c) => c.name), relationColumns.map((c) => c.typeOid));
+    if (installed && published) {
+      const added = relationColumns.map((c) => c.name).filter((n) => !published.has(n));
+      if (added.length > 0) {
+        const filled = await this.#catalog.query<{ name: string }>(
+          `SELECT a.attname AS name FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid = $1 AND a.attname = ANY($2::text[]) AND NOT a.attisdropped AND (a.atthasmissing OR a.atthasdef)`,
+          [relationOid, added],
+        );
+        if (filled.rows.length > 0) {
+          const columns = filled.rows.map((r) => r.name);
+          this.#log.info({ schema: described.schema, table: described.table, columns }, 'columns added with a default: existing rows hold a value no WAL carries; the table is read again');
+          this.onColumnsFilledByDefault?.(installed, columns);
+        }
+      }
+    }
+    return installed;
+  }
+
+  /** Column names of the newest value schema of a table's topic, or null when it has none yet. */
+  async #publishedColumns(schema: string, table: string): Promise<Set<string> | null> {
+    const latest = await this.#registry.latest(valueSubject(tableTopic(this.#options.topicPrefix, schema, table)));
+    if (!latest) return null;
+    try {
+      return new Set(tableShapeFromValueSchema(latest.schema).columns.map((c) => c.name));
+    } catch {
+      return null;
+    }
   }
 
   /**

@@ -268,6 +268,16 @@ export class IncrementalSnapshots {
     return { table: t, rows };
   }
 
+  /**
+   * Queues an incremental snapshot from the stream side, in stream order (like a signal): used
+   * when the stream learns of something only a new read of the table can carry (a column added
+   * with a default). Durable with the next checkpoint.
+   */
+  requestFromStream(tables: readonly KnownTable[], reason: string): void {
+    this.#log.info({ tables: tables.map(label), reason }, 'incremental snapshot queued by the stream');
+    this.#enqueue(tables, reason, null);
+  }
+
   #enqueue(tables: readonly KnownTable[], reason: string, condition: string | null): void {
     for (const t of tables) {
       this.#enqueueing.delete(label(t));
