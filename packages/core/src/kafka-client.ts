@@ -1,9 +1,16 @@
 import { createRequire } from 'node:module';
-import { Kafka, logLevel, Partitioners, type KafkaConfig, type LogEntry, type ProducerConfig, type Producer, type SASLOptions } from 'kafkajs';
+import kafkajs, { type KafkaConfig, type LogEntry, type ProducerConfig, type Producer, type SASLOptions } from 'kafkajs';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { tlsOptions, type kafkaConfig } from './config.js';
 import { ConnectionError, errorMessage } from './errors.js';
+
+// kafkajs is CommonJS: only its default export is reliable from ESM.
+const { Kafka, logLevel, Partitioners } = kafkajs;
+type Kafka = InstanceType<typeof Kafka>;
+
+/** kafkajs' config resource type of a topic (for describeConfigs). */
+export const TOPIC_CONFIG_RESOURCE = kafkajs.ConfigResourceTypes.TOPIC;
 
 export type KafkaSettings = z.output<typeof kafkaConfig>;
 
@@ -90,8 +97,8 @@ export function kafkaLogCreator(log: Logger): () => (entry: LogEntry) => void {
       log.debug(fields, message);
       return;
     }
-    if (REBALANCE.test(message)) {
-      log.info(fields, `kafka consumer group rebalancing: ${message}`);
+    if (REBALANCE.test(message) || REBALANCE.test(String(extra.error ?? ''))) {
+      log.info(fields, `kafka consumer group rebalancing: ${REBALANCE.test(message) ? message : `${message}: ${String(extra.error)}`}`);
       return;
     }
     if (CONNECTION_NOISE.test(message) || ACCOUNTED_FOR.test(message)) {

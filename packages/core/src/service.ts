@@ -201,7 +201,7 @@ export async function awaitServices(
     const reason = `${failure.check.service} at ${failure.check.address} unreachable: ${errorMessage(failure.error)}`;
     onWaiting(reason);
     log.warn(
-      { service: failure.check.service, address: failure.check.address, err: errorMessage(failure.error), attempt: attempt + 1, retryInMs: delay },
+      { dependency: failure.check.service, address: failure.check.address, err: errorMessage(failure.error), attempt: attempt + 1, retryInMs: delay },
       `${failure.check.service} at ${failure.check.address} unreachable; reconnecting in ${(delay / 1000).toFixed(1)} s (nothing has been created yet)`,
     );
     await sleep(delay, undefined, { signal }).catch(() => undefined);

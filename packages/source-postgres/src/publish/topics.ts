@@ -1,5 +1,5 @@
-import { ConfigResourceTypes, type Admin } from 'kafkajs';
-import { ConnectionError, type Logger } from '@walrelay/core';
+import type { Admin } from 'kafkajs';
+import { ConnectionError, TOPIC_CONFIG_RESOURCE, type Logger } from '@walrelay/core';
 
 export interface TopicSettings {
   readonly partitions: number;
@@ -47,7 +47,7 @@ export class TopicManager {
     try {
       const described = await this.#admin.describeConfigs({
         includeSynonyms: false,
-        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+        resources: [{ type: TOPIC_CONFIG_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
       });
       value = Number(described.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue);
     } catch (e) {
