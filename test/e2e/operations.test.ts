@@ -121,6 +121,17 @@ function metric(text: string, name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** Waits until the source has created `topic` (a collector subscribed earlier would fail). */
+async function topicExists(topic: string): Promise<void> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    await waitFor(`topic ${topic}`, async () => (await admin.listTopics()).includes(topic), { timeoutMs: 90_000, intervalMs: 250 });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 describe('command line of every binary (through node_modules/.bin)', () => {
   let db: pg.Client;
   const id = uniqueName('opscli');
@@ -198,7 +209,7 @@ describe('command line of every binary (through node_modules/.bin)', () => {
     assert.doesNotMatch(String(fatal.err), /WALRELAY_HTTP_PORT/);
     const e = spawnBin('walrelay-sink-sqlite', { ...env, WALRELAY_BATCH_MAX_RECORDS: '0' }, [`--config=${file}`]);
     assert.equal(await e.exited, 2);
-    assert.match(e.stderr(), /batch\.maxRecords \(environment variable WALRELAY_BATCH_MAX_RECORDS\)/);
+    assert.match(e.stderr(), /batch\.maxRecords \(WALRELAY_BATCH_MAX_RECORDS\)/);
     // A valid file is read: its setting shows in the start-up line.
     const good = path.join(dir, 'good.json');
     writeFileSync(good, JSON.stringify({ topicPrefix: `${id}_file`, kafka: { brokers: ['127.0.0.1:1'] } }));
@@ -217,7 +228,7 @@ describe('command line of every binary (through node_modules/.bin)', () => {
         const s = spawnBin(bin, { ...env, WALRELAY_HTTP_PORT: String(port) });
         assert.equal(await s.exited, 2, s.stderr());
         const fatal = s.logs().find((l) => l.level === 'fatal');
-        assert.match(String(fatal?.err), new RegExp(`http\\.port ${port} \\(environment variable WALRELAY_HTTP_PORT\\): 127\\.0\\.0\\.1:${port} is already in use`));
+        assert.match(String(fatal?.err), new RegExp(`http\\.port ${port} \\(WALRELAY_HTTP_PORT\\): 127\\.0\\.0\\.1:${port} is already in use`));
       }
       assert.ok(!existsSync(sqliteFile));
       const pub = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [env.WALRELAY_PUBLICATION]);
@@ -367,6 +378,7 @@ describe('a running pipeline logs JSON lines only, with no start-up warnings; a 
     });
     await waitFor('sink A to be reassigned', () => sinkA.logs().filter((l) => l.msg === 'partitions assigned; positions taken from the target').length >= 2, { timeoutMs: 90_000, describe: () => sinkA.stderr() });
     await db.query(`INSERT INTO ${q(schema)}.t SELECT g, 'w' || g FROM generate_series(11, 40) g`);
+    await topicExists(tableTopic(id, schema, 't'));
     const collector = new TopicCollector([tableTopic(id, schema, 't')]);
     await collector.start();
     try {
@@ -416,6 +428,29 @@ describe('a record larger than the topic accepts', () => {
     await db.end();
   });
 
+  test('records that fit one by one but not together are sent in several requests: a 5 MB transaction of 400 KB rows arrives whole', async () => {
+    await db.query(`CREATE TABLE ${q(schema)}.parts (id int PRIMARY KEY, body text)`);
+    const s = spawnBin('walrelay-source', { ...env, WALRELAY_SLOT: `${id}_slot2`, WALRELAY_PUBLICATION: `${id}_pub2`, WALRELAY_TOPIC_PREFIX: `${id}_2`, WALRELAY_TABLES: `${schema}.parts` });
+    try {
+      await waitFor('the source to stream', () => s.logs().some((l) => l.msg === 'starting replication'), { timeoutMs: 90_000, describe: () => s.stderr() });
+      await db.query('BEGIN');
+      for (let i = 1; i <= 12; i++) await db.query(`INSERT INTO ${q(schema)}.parts VALUES ($1, $2)`, [i, randomBytes(200_000).toString('hex')]);
+      await db.query('COMMIT');
+      await topicExists(tableTopic(`${id}_2`, schema, 'parts'));
+      const collector = new TopicCollector([tableTopic(`${id}_2`, schema, 'parts')]);
+      await collector.start();
+      try {
+        await waitFor('12 rows', () => collector.changes().length >= 12, { timeoutMs: 90_000, describe: () => s.stderr().slice(-3000) });
+      } finally {
+        await collector.stop();
+      }
+      assert.equal(s.logs().filter((l) => l.msg === 'source pipeline failed; restarting from the last checkpoint').length, 0, s.stderr().slice(-3000));
+    } finally {
+      await s.term();
+      await dropPgArtifacts(db, { slot: `${id}_slot2`, publication: `${id}_pub2` });
+    }
+  });
+
   test('stops (never skips) with an error naming table, key, size, limit and setting; /readyz 503, /healthz reports the stall, lag seconds grow; raising the limit lets it through', async () => {
     const port = await freePort();
     source = spawnBin('walrelay-source', { ...env, WALRELAY_HTTP_PORT: String(port) });
@@ -449,6 +484,7 @@ describe('a record larger than the topic accepts', () => {
 
     // Never skipped: the row after it is not in the topic.
     const topic = tableTopic(id, schema, 'docs');
+    await topicExists(topic);
     const collector = new TopicCollector([topic]);
     await collector.start();
     try {

@@ -179,7 +179,7 @@ const ORIGINS = new WeakMap<object, ReadonlyMap<string, string>>();
 
 /**
  * Where the value of `path` (e.g. `http.port`) of a config returned by loadConfig came
- * from: `environment variable WALRELAY_HTTP_PORT`, `key http.port in walrelay.yaml`, or
+ * from: the environment variable (`WALRELAY_HTTP_PORT`), `key http.port in walrelay.yaml`, or
  * `default`.
  */
 export function settingOrigin(config: object, path: string): string {
@@ -218,9 +218,9 @@ export function loadConfig<S extends z.ZodType>(
       setPath(raw, binding.path, envValue(name, value, binding));
       // The environment replaces the file's value and everything below it.
       for (const p of [...origins.keys()]) if (p === path || p.startsWith(`${path}.`)) origins.delete(p);
-      origins.set(path, `environment variable ${name}`);
+      origins.set(path, name);
     } catch (e) {
-      envErrors.push(`${path} (environment variable ${name}): ${(e as Error).message.replace(`${name}: `, '')}`);
+      envErrors.push(`${path} (${name}): ${(e as Error).message.replace(`${name}: `, '')}`);
     }
   }
   if (envErrors.length > 0) throw new ConfigError(`invalid configuration:\n  - ${envErrors.join('\n  - ')}`);

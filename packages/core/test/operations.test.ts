@@ -72,13 +72,13 @@ test('a bad value is reported with where it came from: the file key or the envir
   assert.match(err.message, /bogus \(in .*c\.yaml\)/);
   assert.doesNotMatch(err.message, /WALRELAY_HTTP_PORT/, 'a file value is not blamed on the environment variable');
   // The environment wins, and is then named.
-  assert.throws(() => loadConfig(schema, { file, env: { WALRELAY_HTTP_PORT: 'x', WALRELAY_SIZE: '3' }, bindings }), /http\.port \(environment variable WALRELAY_HTTP_PORT\): expected a whole number/);
+  assert.throws(() => loadConfig(schema, { file, env: { WALRELAY_HTTP_PORT: 'x', WALRELAY_SIZE: '3' }, bindings }), /http\.port \(WALRELAY_HTTP_PORT\): expected a whole number/);
   writeFileSync(file, 'nested:\n  size: 0\n');
-  assert.throws(() => loadConfig(schema, { file, env: { WALRELAY_SIZE: '0' }, bindings }), /nested\.size \(environment variable WALRELAY_SIZE\)/);
+  assert.throws(() => loadConfig(schema, { file, env: { WALRELAY_SIZE: '0' }, bindings }), /nested\.size \(WALRELAY_SIZE\)/);
   writeFileSync(file, 'http:\n  port: 8080\n');
   const ok = loadConfig(schema, { file, env: { WALRELAY_HTTP_HOST: '0.0.0.0' }, bindings });
   assert.equal(settingOrigin(ok, 'http.port'), `key http.port in ${file}`);
-  assert.equal(settingOrigin(ok, 'http.host'), 'environment variable WALRELAY_HTTP_HOST');
+  assert.equal(settingOrigin(ok, 'http.host'), 'WALRELAY_HTTP_HOST');
   assert.equal(settingOrigin(ok, 'logLevel'), 'default');
 });
 

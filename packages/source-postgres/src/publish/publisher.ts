@@ -217,8 +217,15 @@ export class TransactionalPublisher {
       }
     }
     if (!largest) return e;
-    const limit = (await this.topicLimits?.maxMessageBytes(largest.topic).catch(() => undefined)) ?? -1;
-    return this.#tooLarge(largest.topic, largest.m, largest.size, limit, e);
+    const limit = await this.topicLimits?.maxMessageBytes(largest.topic).catch(() => undefined);
+    if (limit !== undefined && BATCH_OVERHEAD + largest.size > limit) return this.#tooLarge(largest.topic, largest.m, largest.size, limit, e);
+    const total = [...request.values()].reduce((n, ms) => n + ms.reduce((k, m) => k + recordBytes(m), 0), 0);
+    return new RecordTooLargeError(
+      `Kafka refused a produce request of ${total} bytes for its size (${errorMessage(e)}); its largest record is ${largest.size} bytes (topic ${largest.topic}` +
+        `${limit !== undefined ? `, max.message.bytes = ${limit}` : ''}). Check the broker's message.max.bytes and the topics' max.message.bytes (topics.config for topics the source creates)`,
+      { topic: largest.topic, size: largest.size, requestBytes: total, ...(limit !== undefined ? { limit } : {}) },
+      e,
+    );
   }
 
   async #send(): Promise<void> {
