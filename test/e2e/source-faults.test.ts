@@ -349,10 +349,11 @@ describe('walrelay-source under faults', () => {
         // Port 1: nothing listens there.
         const proc = p.startSource({ WALRELAY_PG_URL: `postgres://walrelay_user:${password}@127.0.0.1:1/walrelay` }, 'unreachable');
         const failures = (): Record<string, unknown>[] =>
-          logLines(proc).filter((l) => l.msg === 'source pipeline failed; restarting from the last checkpoint' && /PostgreSQL .*unreachable/.test(String(l.err)));
+          // The start-up check names PostgreSQL before anything else is touched (issue 11).
+          logLines(proc).filter((l) => l.dependency === 'postgresql' && /^postgresql at .* unreachable/.test(String(l.msg)));
         await waitFor('two retries of the PostgreSQL connection', () => failures().length >= 2, { timeoutMs: 30_000, describe: () => proc.output() });
         assert.equal(proc.child.exitCode, null, 'the source keeps retrying instead of exiting');
-        assert.match(String(failures()[0]!.err), /127\.0\.0\.1:1/);
+        assert.match(String(failures()[0]!.address), /127\.0\.0\.1:1/);
         assert.ok(!proc.output().includes(password), `the password appears in the logs:\n${proc.output()}`);
         assert.equal(await proc.stop(), 0);
         assert.ok(!proc.output().includes(password));

@@ -4,6 +4,7 @@ import { loadCliConfig, VALUE_FLAGS } from './settings.js';
 import { collectStatus } from './status.js';
 import { formatStatus } from './status-format.js';
 import { dropSource, SourceActiveError } from './drop-source.js';
+import { runSnapshotCommand, SNAPSHOT_USAGE } from '@walrelay/source-postgres';
 
 export const CLI_VERSION = '0.1.0';
 
@@ -20,6 +21,10 @@ Usage:
   walrelay status [--json] [options]      every source (slot) and sink group, and whether they are healthy
   walrelay drop-source --slot <slot> [--force] [--drop-publication] [options]
                                           drop a source's replication slot and its checkpoint
+  walrelay snapshot <schema.table>… [--where <condition>] | --stop [<schema.table>…] | --list
+                                          request, cancel or list incremental snapshots (the same
+                                          as walrelay-source snapshot; source settings from
+                                          --config and the WALRELAY_* environment)
   walrelay --help | --version
 
 status reads PostgreSQL (pg_replication_slots, the source's standby lock), Kafka (checkpoint
@@ -53,6 +58,15 @@ export interface CliIo {
 
 /** Runs `walrelay <argv>` and returns its exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  // Incremental snapshots: the source's own command (a signal through the captured database,
+  // ordered with the data; --list reads the Kafka checkpoint).
+  if (argv[0] === 'snapshot') {
+    if (argv[1] === '--help' || argv[1] === '-h') {
+      io.stdout(`${SNAPSHOT_USAGE}\n`);
+      return EXIT.ok;
+    }
+    return runSnapshotCommand(argv.slice(1), io.env, (line) => io.stdout(`${line}\n`));
+  }
   const options = {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
@@ -80,11 +94,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const [command, ...rest] = parsed.positionals;
   if (!command) {
-    io.stderr('walrelay: missing command (status, drop-source)\nRun walrelay --help for usage.\n');
+    io.stderr('walrelay: missing command (status, drop-source, snapshot)\nRun walrelay --help for usage.\n');
     return EXIT.usage;
   }
   if (command !== 'status' && command !== 'drop-source') {
-    io.stderr(`walrelay: unknown command ${JSON.stringify(command)} (status, drop-source)\n`);
+    io.stderr(`walrelay: unknown command ${JSON.stringify(command)} (status, drop-source, snapshot)\n`);
     return EXIT.usage;
   }
   if (rest.length > 0) {

@@ -56,9 +56,9 @@ export function tlsOptions(settings: z.output<typeof tlsFilesConfig>): TlsOption
 /** Settings every binary shares: Kafka, registry, topic prefix, HTTP, logging. */
 export const kafkaConfig = z
   .object({
-    brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1).default(['127.0.0.1:9092']),
-    clientId: z.string().min(1).default('walrelay'),
-    ssl: tlsConfig.default(false),
+    brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1).default(['127.0.0.1:9092']).describe('bootstrap brokers (host:port)'),
+    clientId: z.string().min(1).default('walrelay').describe('Kafka client id'),
+    ssl: tlsConfig.default(false).describe('TLS to the brokers: true, or CA / client certificate files'),
     sasl: z
       .object({
         mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
@@ -66,15 +66,15 @@ export const kafkaConfig = z
         password: z.string(),
       })
       .optional(),
-    connectionTimeoutMs: z.number().int().positive().default(10_000),
-    requestTimeoutMs: z.number().int().positive().default(30_000),
+    connectionTimeoutMs: z.number().int().min(1).default(10_000).describe('time to connect to a broker (also bounds the start-up check)'),
+    requestTimeoutMs: z.number().int().min(1).default(30_000).describe('time for one Kafka request'),
   })
   .strict()
   .prefault({});
 
 export const registryConfig = z
   .object({
-    url: z.string().url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
+    url: z.string().url().default('http://127.0.0.1:8081/apis/ccompat/v7').describe("Confluent-compatible registry API base (Apicurio's ccompat path, or Confluent's root)"),
     username: z.string().optional(),
     password: z.string().optional(),
     ...tlsFilesConfig.shape,
@@ -84,9 +84,9 @@ export const registryConfig = z
 
 export const httpConfig = z
   .object({
-    host: z.string().default('127.0.0.1'),
+    host: z.string().default('127.0.0.1').describe('address of /metrics, /healthz, /readyz'),
     /** 0 picks a free port; -1 turns the HTTP server off. */
-    port: z.number().int().min(-1).max(65535).default(-1),
+    port: z.number().int().min(-1).max(65535).default(-1).describe('port of /metrics, /healthz, /readyz (0 picks a free port, -1 turns them off)'),
   })
   .strict()
   .prefault({});
@@ -97,9 +97,12 @@ export const commonConfig = {
   topicPrefix: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only (a dot would break topic names)')
-    .default('walrelay'),
+    .default('walrelay')
+    .describe('first part of every topic name'),
   http: httpConfig,
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('JSON log lines on stderr at this level and above'),
+  /** After SIGTERM/SIGINT the process exits within this time, whatever it is waiting for. */
+  shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(4_000).describe('after SIGTERM/SIGINT, exit within this time whatever the process waits for'),
 };
 
 export const commonEnv: EnvBindings = {
@@ -117,6 +120,7 @@ export const commonEnv: EnvBindings = {
   WALRELAY_HTTP_HOST: { path: ['http', 'host'] },
   WALRELAY_HTTP_PORT: { path: ['http', 'port'], type: 'int' },
   WALRELAY_LOG_LEVEL: { path: ['logLevel'] },
+  WALRELAY_SHUTDOWN_TIMEOUT_MS: { path: ['shutdownTimeoutMs'], type: 'int' },
 };
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
@@ -170,38 +174,78 @@ export function readConfigFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** Where each setting's value came from, per loaded config object (see settingOrigin). */
+const ORIGINS = new WeakMap<object, ReadonlyMap<string, string>>();
+
+/**
+ * Where the value of `path` (e.g. `http.port`) of a config returned by loadConfig came
+ * from: the environment variable (`WALRELAY_HTTP_PORT`), `key http.port in walrelay.yaml`, or
+ * `default`.
+ */
+export function settingOrigin(config: object, path: string): string {
+  const origins = ORIGINS.get(config);
+  return (origins && originOf(origins, path)) ?? 'default';
+}
+
+/** Every leaf path present in a parsed config file (`a.b.c`), and the objects on the way. */
+function filePaths(node: unknown, prefix: string[], out: Set<string>): void {
+  if (prefix.length > 0) out.add(prefix.join('.'));
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) return;
+  for (const [k, v] of Object.entries(node)) filePaths(v, [...prefix, k], out);
+}
+
 /**
  * Builds a config from a file (optional) and the environment (which wins), validates it
- * against `schema`, and names every bad setting in one ConfigError.
+ * against `schema`, and names every bad setting in one ConfigError, with where its value
+ * came from (the environment variable, or the key in the file).
  */
 export function loadConfig<S extends z.ZodType>(
   schema: S,
   options: { file?: string | undefined; env?: NodeJS.ProcessEnv; bindings: EnvBindings },
 ): z.output<S> {
   const raw: Record<string, unknown> = options.file ? readConfigFile(options.file) : {};
+  const inFile = new Set<string>();
+  filePaths(raw, [], inFile);
+  const origins = new Map<string, string>();
+  for (const p of inFile) origins.set(p, `key ${p} in ${options.file}`);
   const env = options.env ?? process.env;
   const envErrors: string[] = [];
   for (const [name, binding] of Object.entries(options.bindings)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
+    const path = binding.path.join('.');
     try {
       setPath(raw, binding.path, envValue(name, value, binding));
+      // The environment replaces the file's value and everything below it.
+      for (const p of [...origins.keys()]) if (p === path || p.startsWith(`${path}.`)) origins.delete(p);
+      origins.set(path, name);
     } catch (e) {
-      envErrors.push((e as Error).message);
+      envErrors.push(`${path} (${name}): ${(e as Error).message.replace(`${name}: `, '')}`);
     }
   }
   if (envErrors.length > 0) throw new ConfigError(`invalid configuration:\n  - ${envErrors.join('\n  - ')}`);
   const result = schema.safeParse(raw);
   if (!result.success) {
-    const envByPath = new Map(Object.entries(options.bindings).map(([n, b]) => [b.path.join('.'), n]));
     const lines = result.error.issues.map((issue) => {
       const path = issue.path.map(String).join('.');
-      const envName = envByPath.get(path);
-      return `${path || '(root)'}${envName ? ` (${envName})` : ''}: ${issue.message}`;
+      // An unknown key can only come from the file (the environment sets known paths only).
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => (path ? `${path}.${k}` : k)) : [];
+      const origin = keys.length > 0 ? `in ${options.file ?? 'the configuration'}` : originOf(origins, path);
+      return `${keys.length > 0 ? keys.join(', ') : path || '(root)'}${origin ? ` (${origin})` : ''}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n  - ${lines.join('\n  - ')}`);
   }
+  if (typeof result.data === 'object' && result.data !== null) ORIGINS.set(result.data, origins);
   return result.data;
+}
+
+function originOf(origins: ReadonlyMap<string, string>, path: string): string | undefined {
+  const parts = path.split('.');
+  for (let n = parts.length; n > 0; n--) {
+    const origin = origins.get(parts.slice(0, n).join('.'));
+    if (origin !== undefined) return origin;
+  }
+  return undefined;
 }
 
 /** Reads `--config <file>` / `--config=<file>` from argv. */
@@ -216,4 +260,101 @@ export function configFileFromArgs(argv: readonly string[]): string | undefined 
     if (a.startsWith('--config=')) return a.slice('--config='.length);
   }
   return undefined;
+}
+
+/** One setting as `--help` lists it, read from the config schema itself (so it cannot drift). */
+export interface SettingDescription {
+  /** File key, e.g. `kafka.brokers`. */
+  readonly path: string;
+  /** Environment variable, when one is bound. */
+  readonly env: string | undefined;
+  /** The default as text (`none` when the setting is optional without a default). */
+  readonly defaultValue: string;
+  /** Accepted values, e.g. `integer 1..32`, `initial | never | initial_only`. */
+  readonly accepts: string;
+  readonly description: string | undefined;
+}
+
+interface ZodNode {
+  readonly _zod: { readonly def: Record<string, unknown> & { readonly type: string } };
+  readonly description?: string | undefined;
+}
+
+function unwrap(node: ZodNode): { node: ZodNode; defaultValue: unknown; hasDefault: boolean; description: string | undefined } {
+  let n = node;
+  let defaultValue: unknown;
+  let hasDefault = false;
+  let description = n.description;
+  for (;;) {
+    const def = n._zod.def;
+    if (def.type === 'default' || def.type === 'prefault') {
+      if (!hasDefault) {
+        defaultValue = def.type === 'default' ? def.defaultValue : undefined;
+        hasDefault = def.type === 'default';
+      }
+    } else if (def.type !== 'optional' && def.type !== 'nullable' && def.type !== 'readonly') {
+      return { node: n, defaultValue, hasDefault, description };
+    }
+    n = def.innerType as ZodNode;
+    description ??= n.description;
+  }
+}
+
+function accepts(node: ZodNode): string {
+  const def = node._zod.def;
+  switch (def.type) {
+    case 'string':
+      return 'text';
+    case 'boolean':
+      return 'true | false';
+    case 'enum':
+      return Object.values(def.entries as Record<string, string>).join(' | ');
+    case 'literal':
+      return (def.values as unknown[]).map((v) => JSON.stringify(v)).join(' | ');
+    case 'number': {
+      const n = node as unknown as { minValue: number | null; maxValue: number | null; isInt: boolean };
+      const kind = n.isInt ? 'integer' : 'number';
+      const min = n.minValue !== null && Number.isFinite(n.minValue) && n.minValue > Number.MIN_SAFE_INTEGER ? n.minValue : undefined;
+      const max = n.maxValue !== null && Number.isFinite(n.maxValue) && n.maxValue < Number.MAX_SAFE_INTEGER ? n.maxValue : undefined;
+      if (min !== undefined && max !== undefined) return `${kind} ${min}..${max}`;
+      if (min !== undefined) return `${kind} >= ${min}`;
+      if (max !== undefined) return `${kind} <= ${max}`;
+      return kind;
+    }
+    case 'array':
+      return `list of ${accepts(unwrap(def.element as ZodNode).node)}`;
+    case 'record':
+      return 'object (JSON)';
+    case 'union':
+      return (def.options as ZodNode[]).map((o) => accepts(unwrap(o).node)).join(', or ');
+    case 'object':
+      return `{ ${Object.keys(def.shape as Record<string, unknown>).join(', ')} }`;
+    default:
+      return def.type;
+  }
+}
+
+function defaultText(value: unknown): string {
+  if (value === undefined) return 'none';
+  if (Array.isArray(value)) return value.length === 0 ? '(empty)' : value.map(String).join(',');
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
+
+/** The settings of a config schema, leaf by leaf, with their environment variables and defaults. */
+export function describeSettings(schema: z.ZodType, bindings: EnvBindings): SettingDescription[] {
+  const envByPath = new Map(Object.entries(bindings).map(([name, b]) => [b.path.join('.'), name]));
+  const out: SettingDescription[] = [];
+  const walk = (node: ZodNode, path: string[]): void => {
+    const u = unwrap(node);
+    const def = u.node._zod.def;
+    if (def.type === 'object' && !envByPath.has(path.join('.'))) {
+      for (const [key, child] of Object.entries(def.shape as Record<string, ZodNode>)) walk(child, [...path, key]);
+      return;
+    }
+    const key = path.join('.');
+    out.push({ path: key, env: envByPath.get(key), defaultValue: defaultText(u.hasDefault ? u.defaultValue : undefined), accepts: accepts(u.node), description: u.description });
+  };
+  walk(schema as unknown as ZodNode, []);
+  return out;
 }

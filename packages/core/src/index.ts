@@ -12,3 +12,4 @@ export * from './avro/codec.js';
 export * from './avro/wire-format.js';
 export * from './partitioner.js';
 export * from './service.js';
+export * from './startup-checks.js';

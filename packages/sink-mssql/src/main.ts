@@ -12,6 +12,7 @@ import { MssqlTarget } from './index.js';
  */
 sinkMain({
   dialect: 'mssql',
+  targetName: 'SQL Server',
   defaultTargetUrl: 'mssql://sa:Walrelay-Dev-Passw0rd@127.0.0.1:1433/walrelay_test?encrypt=true&trustServerCertificate=true',
   createDriver: (config, log) => {
     const ssl = config.target.ssl;

@@ -5,6 +5,7 @@ import { MysqlTarget } from './index.js';
 
 sinkMain({
   dialect: 'mysql',
+  targetName: 'MySQL or MariaDB',
   defaultTargetUrl: 'mysql://walrelay:walrelay@127.0.0.1:3306/walrelay',
   createDriver: (config, log) => {
     const ssl = config.target.ssl;

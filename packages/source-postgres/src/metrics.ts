@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '@walrelay/core';
+import { ReplicationLagClock } from './replication-lag.js';
 
 export interface SourceMetrics {
   readonly changes: Counter<'table' | 'op'>;
@@ -7,6 +8,8 @@ export interface SourceMetrics {
   readonly bytes: Counter<string>;
   readonly lagBytes: Gauge<string>;
   readonly lagSeconds: Gauge<string>;
+  /** What walrelay_source_replication_lag_seconds reads (see ReplicationLagClock). */
+  readonly lag: ReplicationLagClock;
   readonly produceLatency: Histogram<string>;
   readonly commitLatency: Histogram<string>;
   readonly snapshotRows: Counter<'table'>;
@@ -18,13 +21,22 @@ export interface SourceMetrics {
 
 export function createSourceMetrics(registry: Registry): SourceMetrics {
   const r = [registry];
+  const lag = new ReplicationLagClock();
   return {
+    lag,
     changes: new Counter({ name: 'walrelay_source_changes_total', help: 'Row changes published, by table and op', labelNames: ['table', 'op'], registers: r }),
     transactions: new Counter({ name: 'walrelay_source_transactions_total', help: 'PostgreSQL transactions published', registers: r }),
     kafkaTransactions: new Counter({ name: 'walrelay_source_kafka_transactions_total', help: 'Kafka transactions committed', registers: r }),
     bytes: new Counter({ name: 'walrelay_source_bytes_total', help: 'Record bytes (key + value) published', registers: r }),
     lagBytes: new Gauge({ name: 'walrelay_source_replication_lag_bytes', help: 'Server WAL end minus the LSN confirmed to PostgreSQL', registers: r }),
-    lagSeconds: new Gauge({ name: 'walrelay_source_replication_lag_seconds', help: 'Now minus the commit time of the last transaction published', registers: r }),
+    lagSeconds: new Gauge({
+      name: 'walrelay_source_replication_lag_seconds',
+      help: 'Age of the oldest PostgreSQL commit received but not yet committed to Kafka (0 when nothing is pending)',
+      registers: r,
+      collect() {
+        this.set(lag.seconds);
+      },
+    }),
     produceLatency: new Histogram({ name: 'walrelay_source_produce_seconds', help: 'Latency of one produce request into the open transaction', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
     commitLatency: new Histogram({ name: 'walrelay_source_commit_to_ack_seconds', help: 'From PostgreSQL commit time to Kafka transaction commit', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: r }),
     snapshotRows: new Counter({ name: 'walrelay_source_snapshot_rows_total', help: 'Rows read by the initial snapshot', labelNames: ['table'], registers: r }),

@@ -8,10 +8,12 @@ import {
   ConnectionError,
   createKafka,
   errorMessage,
+  FailureStreak,
   formatLsn,
   InternalError,
   isRetriable,
   parseTablesSetting,
+  kafkaReason,
   redactUrl,
   ReplicationError,
   registryClientFromConfig,
@@ -24,6 +26,7 @@ import type { SourceConfig } from './config.js';
 import { pgClient, quotePgIdent, ReplicationConnection, wrapPgError, type PgConnectionSettings } from './replication/connection.js';
 import { TransactionalPublisher } from './publish/publisher.js';
 import { TopicManager } from './publish/topics.js';
+import { recordDescriber } from './publish/record-description.js';
 import { readCheckpoint } from './publish/checkpoint-reader.js';
 import { emptyCheckpoint, type KnownTable, type SourceCheckpoint } from './publish/checkpoint.js';
 import { refuseTopicCollisions, TableRegistry } from './tables.js';
@@ -59,6 +62,11 @@ export class Source {
   #lastError: string | undefined;
   #closers: (() => Promise<void>)[] = [];
   readonly #heartbeat: SourceHeartbeat;
+  /** Restarts without progress; identical ones in a row make /healthz report a stall. */
+  readonly #failures = new FailureStreak(3);
+  /** The stream's confirmed LSN at the last failure, and the stream watched for progress since. */
+  #failedAtLsn: Lsn = 0n;
+  #watched: { stream: ChangeStream; since: number } | undefined;
 
   constructor(config: SourceConfig, log: Logger, registry: Registry) {
     this.#config = config;
@@ -81,7 +89,33 @@ export class Source {
   /** For /healthz: the loop is alive unless it has failed or a stream stopped turning. */
   live(): boolean {
     if (this.#state === 'failed') return false;
+    if (this.stalled !== undefined) return false;
     return !(this.#state === 'streaming' && this.#stream && this.#stream.idleMs > 5 * 60_000);
+  }
+
+  /** Why the source is stalled: the same failure `3` times in a row without progress. */
+  get stalled(): string | undefined {
+    this.#checkProgress();
+    return this.#failures.stalled;
+  }
+
+  /** For /readyz: streaming, and not in a streak of failures. */
+  readiness(): { ready: boolean; reason: string } {
+    this.#checkProgress();
+    if (this.#failures.count > 0) return { ready: false, reason: `${this.#state}: ${this.#failures.stalled ?? `restarting after: ${this.#failures.lastReason}`}` };
+    return { ready: this.#state === 'streaming', reason: this.#state + (this.#lastError ? `: ${this.#lastError}` : '') };
+  }
+
+  /** A failure streak ends when the stream confirms past where it last failed, or streams for a minute. */
+  #checkProgress(): void {
+    if (this.#failures.count === 0) return;
+    const stream = this.#stream;
+    if (!stream || this.#state !== 'streaming') return;
+    if (this.#watched?.stream !== stream) this.#watched = { stream, since: Date.now() };
+    if (stream.confirmedLsn > this.#failedAtLsn || Date.now() - this.#watched.since > 60_000) {
+      this.#failures.progressed();
+      this.#lastError = undefined;
+    }
   }
 
   stop(): void {
@@ -108,8 +142,11 @@ export class Source {
           this.#state = 'failed';
           throw e;
         }
+        this.#checkProgress();
+        const inARow = this.#failures.failed(errorMessage(e));
+        this.#failedAtLsn = this.#stream?.confirmedLsn ?? this.#failedAtLsn;
         const delay = backoffDelay(Math.min(attempt, 6), 500, 15_000);
-        this.#log.warn({ err: errorMessage(e), retryInMs: delay }, 'source pipeline failed; restarting from the last checkpoint');
+        this.#log.warn({ err: errorMessage(e), code: (e as { code?: unknown }).code, retryInMs: delay, inARow }, 'source pipeline failed; restarting from the last checkpoint');
         this.#state = 'starting';
         await sleep(delay, undefined, { signal: this.#abort.signal }).catch(() => undefined);
         if (this.#abort.signal.aborted) {
@@ -145,20 +182,23 @@ export class Source {
     await this.#acquireSlotLock(catalog);
     this.#metrics.active.set(1);
 
-    // 2. Publication.
-    await ensurePublication(catalog, cfg.publication, cfg.tables, log, parseSignalTable(cfg.incremental.signalTable));
-    await refuseTopicCollisions(catalog, cfg.publication, cfg.topicPrefix);
-    this.#closers.push(await this.#heartbeat.start());
-
-    // 3. Kafka: topics, the transactional producer (fences a predecessor), checkpoint.
+    // 2. Kafka and the registry are reached before anything is created.
     const kafka = createKafka(cfg.kafka, log, `walrelay-source-${cfg.slot}`);
     const admin = kafka.admin();
     try {
       await admin.connect();
     } catch (e) {
-      throw new ConnectionError('kafka', `brokers ${cfg.kafka.brokers.join(',')} unreachable: ${errorMessage(e)}`, { cause: e });
+      throw new ConnectionError('kafka', `brokers ${cfg.kafka.brokers.join(',')} unreachable: ${kafkaReason(e)}`, { cause: e });
     }
     this.#closers.push(() => admin.disconnect());
+    const registry = registryClientFromConfig(cfg.schemaRegistry);
+    this.#closers.push(async () => registry.close());
+    await registry.versions('__walrelay_startup_check__');
+
+    // 3. Publication; Kafka: topics, the transactional producer (fences a predecessor), checkpoint.
+    await ensurePublication(catalog, cfg.publication, cfg.tables, log, parseSignalTable(cfg.incremental.signalTable));
+    await refuseTopicCollisions(catalog, cfg.publication, cfg.topicPrefix);
+    this.#closers.push(await this.#heartbeat.start());
     const topics = new TopicManager(admin, cfg.topics, log);
     const cpTopic = checkpointTopic(cfg.topicPrefix);
     await topics.ensureCheckpointTopic(cpTopic);
@@ -174,6 +214,8 @@ export class Source {
       log,
     );
     publisher.onSend = (_records, _bytes, ms) => this.#metrics.produceLatency.observe(ms / 1000);
+    publisher.topicLimits = topics;
+    publisher.describeRecord = recordDescriber(registry);
     await publisher.connect();
     this.#closers.push(async () => {
       await publisher.abort().catch(() => undefined);
@@ -187,8 +229,6 @@ export class Source {
       'checkpoint read',
     );
 
-    const registry = registryClientFromConfig(cfg.schemaRegistry);
-    this.#closers.push(async () => registry.close());
     const tables = new TableRegistry(catalog, registry, topics, { topicPrefix: cfg.topicPrefix }, log);
     const database = (await catalog.query('SELECT current_database() AS db')).rows[0].db as string;
     const protocolVersion = await protocolVersionFor(catalog);

@@ -236,6 +236,7 @@ export class ChangeStream {
         const skipUpTo = cp.partialFinalLsn !== null && cp.partialFinalLsn === m.finalLsn ? cp.partialPublished : 0n;
         if (skipAll) this.#log.debug({ finalLsn: formatLsn(m.finalLsn) }, 'skipping a transaction published before the restart');
         this.#tx = { xid: m.xid, finalLsn: m.finalLsn, commitMicros: m.commitTimeMicros, seq: 0n, skipAll, skipUpTo };
+        if (!skipAll) this.#metrics.lag.received(m.commitTimeMicros);
         return;
       }
       case 'commit': {
@@ -452,8 +453,8 @@ export class ChangeStream {
     this.#metrics.kafkaTransactions.inc();
     if (this.#pendingCommits > 0 && this.#lastCommitMicros > 0n) {
       this.#metrics.commitLatency.observe(Math.max(0, (Date.now() - pgMicrosToUnixMs(this.#lastCommitMicros)) / 1000));
-      this.#metrics.lagSeconds.set(Math.max(0, (Date.now() - pgMicrosToUnixMs(this.#lastCommitMicros)) / 1000));
     }
+    this.#metrics.lag.confirmed(tx && !tx.skipAll ? tx.commitMicros : null);
     this.#pendingCommits = 0;
     this.#pendingBytes = 0;
     if (checkpoint.endLsn > this.#confirmed) {

@@ -1,5 +1,5 @@
 import type { Kafka, Producer, Transaction, Message } from 'kafkajs';
-import { ConnectionError, type Logger } from '@walrelay/core';
+import { ConnectionError, errorMessage, WalrelayError, type Logger } from '@walrelay/core';
 import { encodeCheckpoint, type SourceCheckpoint } from './checkpoint.js';
 
 /** One Kafka record ready to send: key and value already in wire format. */
@@ -18,6 +18,35 @@ export interface PublisherOptions {
   readonly sendEveryRecords: number;
   readonly sendEveryBytes: number;
   readonly transactionTimeoutMs: number;
+}
+
+/** The size limit of a topic's record batches (its `max.message.bytes`). */
+export interface TopicLimits {
+  maxMessageBytes(topic: string): Promise<number>;
+}
+
+/** Names a record for an error: its table and key, e.g. `public.docs key {"id":7}`. */
+export type RecordDescriber = (topic: string, key: Buffer, value: Buffer | null) => Promise<string>;
+
+/** Kafka's fixed overhead of a record batch (v2 header), and a bound on one record's own overhead. */
+const BATCH_OVERHEAD = 61;
+const RECORD_OVERHEAD = 25;
+
+function recordBytes(m: Message): number {
+  let n = RECORD_OVERHEAD + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += 10 + Buffer.byteLength(k) + (Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v ?? '')));
+  return n;
+}
+
+/**
+ * A record larger than its topic accepts. Retriable: the source stops at it (never skips
+ * it) and tries again with backoff, so raising the topic's `max.message.bytes` lets it pass
+ * without a restart.
+ */
+export class RecordTooLargeError extends WalrelayError {
+  constructor(message: string, details: Record<string, unknown>, cause?: unknown) {
+    super('RECORD_TOO_LARGE', message, { retriable: true, details, cause });
+  }
 }
 
 export interface PublishStats {
@@ -46,6 +75,10 @@ export class TransactionalPublisher {
   #inTransaction = 0;
   readonly stats: PublishStats = { records: 0, bytes: 0, sends: 0 };
   onSend: ((records: number, bytes: number, ms: number) => void) | undefined;
+  /** Each topic's batch size limit: records above it are refused with a clear error, batches are split below it. */
+  topicLimits: TopicLimits | undefined;
+  /** Names a refused record (table and key) in the error. */
+  describeRecord: RecordDescriber | undefined;
 
   constructor(kafka: Kafka, options: PublisherOptions, log: Logger) {
     this.#kafka = kafka;
@@ -125,11 +158,82 @@ export class TransactionalPublisher {
     this.#producer = undefined;
   }
 
+  /**
+   * Splits what is buffered into produce requests whose batch for each partition stays
+   * within the topic's limit (kafkajs sends one batch per partition per request, and the
+   * broker refuses a batch above `max.message.bytes`). Keeps each partition's order. A record
+   * above the limit on its own is a RecordTooLargeError naming it.
+   */
+  async #requests(byTopic: Map<string, Message[]>): Promise<Map<string, Message[]>[]> {
+    if (!this.topicLimits) return [byTopic];
+    const out: Map<string, Message[]>[] = [];
+    let current = new Map<string, Message[]>();
+    let sizes = new Map<string, number>();
+    for (const [topic, messages] of byTopic) {
+      const limit = await this.topicLimits.maxMessageBytes(topic);
+      for (const m of messages) {
+        const size = recordBytes(m);
+        if (BATCH_OVERHEAD + size > limit) throw await this.#tooLarge(topic, m, size, limit);
+        const key = `${topic}\u0000${m.partition ?? 0}`;
+        const used = sizes.get(key) ?? BATCH_OVERHEAD;
+        if (used + size > limit) {
+          out.push(current);
+          current = new Map();
+          sizes = new Map();
+        }
+        sizes.set(key, (sizes.get(key) ?? BATCH_OVERHEAD) + size);
+        let list = current.get(topic);
+        if (!list) current.set(topic, (list = []));
+        list.push(m);
+      }
+    }
+    if (current.size > 0) out.push(current);
+    return out;
+  }
+
+  async #tooLarge(topic: string, m: Message, size: number, limit: number, cause?: unknown): Promise<RecordTooLargeError> {
+    const value = m.value === null || m.value === undefined ? null : Buffer.isBuffer(m.value) ? m.value : Buffer.from(m.value);
+    const key = Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key ?? '');
+    let record = `a record of topic ${topic}`;
+    if (this.describeRecord) record = await this.describeRecord(topic, key, value).catch((e: unknown) => `${record} (not decodable: ${errorMessage(e)})`);
+    return new RecordTooLargeError(
+      `${record} is ${size} bytes, larger than topic ${topic} accepts (max.message.bytes = ${limit}): the source stops here and retries, it never skips a change. ` +
+        `Raise the topic's max.message.bytes (kafka-configs.sh --alter --entity-type topics --entity-name ${topic} --add-config max.message.bytes=<bytes>; ` +
+        `for topics the source creates, set topics.config: {"max.message.bytes": "<bytes>"}), and the broker's replica.fetch.max.bytes / consumers' fetch sizes with it`,
+      { topic, partition: m.partition, size, limit },
+      cause,
+    );
+  }
+
+  /** The broker refused a request for its size after all (e.g. a broker limit below the topic's): name the largest record. */
+  async #explain(e: unknown, request: Map<string, Message[]>): Promise<unknown> {
+    const type = (e as { type?: unknown }).type;
+    if (type !== 'MESSAGE_TOO_LARGE' && type !== 'RECORD_LIST_TOO_LARGE' && !/larger than the max message size/i.test(errorMessage(e))) return e;
+    let largest: { topic: string; m: Message; size: number } | undefined;
+    for (const [topic, messages] of request) {
+      for (const m of messages) {
+        const size = recordBytes(m);
+        if (!largest || size > largest.size) largest = { topic, m, size };
+      }
+    }
+    if (!largest) return e;
+    const limit = await this.topicLimits?.maxMessageBytes(largest.topic).catch(() => undefined);
+    if (limit !== undefined && BATCH_OVERHEAD + largest.size > limit) return this.#tooLarge(largest.topic, largest.m, largest.size, limit, e);
+    const total = [...request.values()].reduce((n, ms) => n + ms.reduce((k, m) => k + recordBytes(m), 0), 0);
+    return new RecordTooLargeError(
+      `Kafka refused a produce request of ${total} bytes for its size (${errorMessage(e)}); its largest record is ${largest.size} bytes (topic ${largest.topic}` +
+        `${limit !== undefined ? `, max.message.bytes = ${limit}` : ''}). Check the broker's message.max.bytes and the topics' max.message.bytes (topics.config for topics the source creates)`,
+      { topic: largest.topic, size: largest.size, requestBytes: total, ...(limit !== undefined ? { limit } : {}) },
+      e,
+    );
+  }
+
   async #send(): Promise<void> {
     if (this.#buffer.length === 0) return;
     if (!this.#producer) throw new ConnectionError('kafka', 'publisher is not connected');
     const started = performance.now();
     if (!this.#tx) this.#tx = await this.#producer.transaction();
+    const tx = this.#tx;
     // Group by topic, keeping each topic's order.
     const byTopic = new Map<string, Message[]>();
     for (let i = 0; i < this.#buffer.length; i++) {
@@ -143,10 +247,13 @@ export class TransactionalPublisher {
     this.#buffer = [];
     this.#bufferTopics = [];
     this.#bufferBytes = 0;
-    await this.#tx.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    for (const request of await this.#requests(byTopic)) {
+      try {
+        await tx.sendBatch({ acks: -1, topicMessages: [...request].map(([topic, messages]) => ({ topic, messages })) });
+      } catch (e) {
+        throw await this.#explain(e, request);
+      }
+    }
     this.stats.records += records;
     this.stats.bytes += bytes;
     this.stats.sends++;

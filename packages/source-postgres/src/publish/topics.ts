@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { ConnectionError, type Logger } from '@walrelay/core';
+import { ConnectionError, TOPIC_CONFIG_RESOURCE, type Logger } from '@walrelay/core';
 
 export interface TopicSettings {
   readonly partitions: number;
@@ -23,6 +23,7 @@ export class TopicManager {
   readonly #settings: TopicSettings;
   readonly #log: Logger;
   readonly #partitions = new Map<string, number>();
+  readonly #maxMessageBytes = new Map<string, number>();
 
   constructor(admin: Admin, settings: TopicSettings, log: Logger) {
     this.#admin = admin;
@@ -33,6 +34,28 @@ export class TopicManager {
   /** Ensures `topic` exists; returns its partition count. */
   async ensure(topic: string, partitions = this.#settings.partitions): Promise<number> {
     return this.#ensure(topic, partitions, this.#tableTopicConfig());
+  }
+
+  /**
+   * The topic's `max.message.bytes` (its own setting or the broker's default), read once per
+   * process start: the largest record batch the broker accepts for it.
+   */
+  async maxMessageBytes(topic: string): Promise<number> {
+    const known = this.#maxMessageBytes.get(topic);
+    if (known !== undefined) return known;
+    let value: number;
+    try {
+      const described = await this.#admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: TOPIC_CONFIG_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
+      });
+      value = Number(described.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue);
+    } catch (e) {
+      throw new ConnectionError('kafka', `could not read max.message.bytes of topic ${topic}: ${(e as Error).message}`, { cause: e });
+    }
+    if (!Number.isFinite(value) || value <= 0) throw new ConnectionError('kafka', `topic ${topic} has no max.message.bytes in its configuration`);
+    this.#maxMessageBytes.set(topic, value);
+    return value;
   }
 
   /** Ensures the checkpoint topic exists (one partition, compacted). */
