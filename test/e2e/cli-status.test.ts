@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { checkpointTopic, createKafka, createLogger } from '@walrelay/core';
+import { checkpointTopic, createKafka, createLogger, deadLetterTopic } from '@walrelay/core';
 import { readCheckpoint } from '@walrelay/source-postgres';
 import type { StatusReport } from '@walrelay/cli';
 import { TestPipeline } from '../support/pipeline.js';
@@ -107,7 +107,7 @@ describe('walrelay status and drop-source', () => {
     assert.ok(g.partitions.some((x) => x.targetOffset !== null && x.targetLsn !== null), 'the target offsets are read');
     assert.ok(g.lastApplied && g.lastApplied.ageSeconds < 600, 'the last applied change has a commit time');
     assert.equal(g.deadLetters, 0);
-    assert.equal(g.deadLetterTopic, `${p.prefix}.dlq.sqlite`);
+    assert.equal(g.deadLetterTopic, deadLetterTopic(p.prefix, "sqlite"));
     const human = await runWalrelay(['status'], env());
     assert.equal(human.code, 0, human.stdout + human.stderr);
     assert.match(human.stdout, new RegExp(`${p.slot}\\s+active \\(pid \\d+\\)`));

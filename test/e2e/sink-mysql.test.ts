@@ -9,7 +9,7 @@ import { waitFor } from '../support/wait.js';
 
 /**
  * Values PostgreSQL has and MySQL cannot store (BC dates, ±infinity, NaN floats): with
- * WALRELAY_ON_ERROR=dlq each such record goes to `<prefix>.dlq.mysql` with the reason and
+ * WALRELAY_ON_ERROR=dlq each such record goes to `<prefix>.__walrelay_dlq.mysql` with the reason and
  * its origin in headers while the rest of its batch is applied; with the default `fail`
  * policy the sink stops with an error naming the table and column.
  */

@@ -1,7 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type pg from 'pg';
-import { avroType, checkpointTopic, decodeAvro, formatLsn } from '@walrelay/core';
-import { CHECKPOINT_SCHEMA, type SnapshotState } from '@walrelay/source-postgres';
+import { checkpointTopic, DecodeError, errorMessage, formatLsn } from '@walrelay/core';
+import { decodeCheckpoint, type SnapshotState } from '@walrelay/source-postgres';
 import { readRanges } from './topic-reader.js';
 
 /** The latest checkpoint record of one slot, as the source wrote it. */
@@ -15,6 +15,8 @@ export interface CheckpointState {
   /** When the source wrote it (its last Kafka commit). */
   readonly updatedAt: string;
   readonly ageSeconds: number;
+  /** Incremental snapshots in progress (table, rows so far, last key of the last finished chunk, why). */
+  readonly incremental: readonly { readonly table: string; readonly rows: string; readonly lastKey: string | null; readonly reason: string }[];
 }
 
 export interface SlotStatus {
@@ -37,18 +39,6 @@ export interface SlotStatus {
   readonly checkpoint: CheckpointState | null;
 }
 
-const checkpointType = avroType(CHECKPOINT_SCHEMA);
-
-interface CheckpointRecord {
-  commit_lsn: bigint;
-  end_lsn: bigint;
-  partial_final_lsn: bigint | null;
-  partial_published: bigint;
-  snapshot: SnapshotState;
-  snapshot_consistent_lsn: bigint | null;
-  updated_ms: bigint;
-}
-
 /** The newest checkpoint per slot in the prefix's checkpoint topic (a tombstone removes a slot's). */
 export async function readCheckpoints(kafka: Kafka, admin: Admin, prefix: string, timeoutMs: number): Promise<Map<string, CheckpointState>> {
   const topic = checkpointTopic(prefix);
@@ -66,16 +56,22 @@ export async function readCheckpoints(kafka: Kafka, admin: Admin, prefix: string
         out.delete(slot);
         return;
       }
-      if (message.value[0] !== 1) return; // an unknown format version: not ours to read
-      const v = decodeAvro(checkpointType, message.value.subarray(1)) as CheckpointRecord;
-      const updated = Number(v.updated_ms);
+      let v;
+      try {
+        // The source's own decoder: every checkpoint format it writes or still reads.
+        v = decodeCheckpoint(message.value);
+      } catch (e) {
+        throw new DecodeError(`checkpoint of slot ${slot} in ${topic} does not decode: ${errorMessage(e)}`);
+      }
+      const updated = Number(v.updatedMs ?? 0n);
       out.set(slot, {
-        commitLsn: formatLsn(v.commit_lsn),
-        endLsn: formatLsn(v.end_lsn),
+        commitLsn: formatLsn(v.commitLsn),
+        endLsn: formatLsn(v.endLsn),
         snapshot: v.snapshot,
-        snapshotConsistentLsn: v.snapshot_consistent_lsn === null ? null : formatLsn(v.snapshot_consistent_lsn),
-        partial: v.partial_final_lsn === null ? null : { commitLsn: formatLsn(v.partial_final_lsn), publishedChanges: v.partial_published.toString() },
+        snapshotConsistentLsn: v.snapshotConsistentLsn === null ? null : formatLsn(v.snapshotConsistentLsn),
+        partial: v.partialFinalLsn === null ? null : { commitLsn: formatLsn(v.partialFinalLsn), publishedChanges: v.partialPublished.toString() },
         updatedAt: new Date(updated).toISOString(),
+        incremental: (v.incremental ?? []).map((e) => ({ table: `${e.schema}.${e.table}`, rows: e.rows.toString(), lastKey: e.lastKey, reason: e.reason })),
         ageSeconds: Math.max(0, (Date.now() - updated) / 1000),
       });
     },

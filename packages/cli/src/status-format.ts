@@ -46,6 +46,12 @@ export function formatStatus(r: StatusReport): string {
     ]);
   }
   out.push(table(srows));
+  const incremental = r.sources.flatMap((s) => (s.checkpoint?.incremental ?? []).map((e) => [s.slot, e.table, e.reason, e.rows, e.lastKey ?? '(first chunk)']));
+  if (incremental.length > 0) {
+    out.push('');
+    out.push('INCREMENTAL SNAPSHOTS (from the checkpoint; the next chunk starts after the last key)');
+    out.push(table([['slot', 'table', 'reason', 'rows so far', 'last key'], ...incremental]));
+  }
   out.push('');
   out.push('TOPICS (end offset per partition)');
   if (r.topics.length === 0) out.push('(no table topics)');
