@@ -81,7 +81,10 @@ describe('walrelay-source: an initial snapshot is owed until it is done', () => 
     try {
       await p.setup((s) => [`CREATE TABLE ${s}.t (id int8 PRIMARY KEY, v text)`, `INSERT INTO ${s}.t SELECT g, 'v' || g FROM generate_series(1, 30) g`]);
       p.capture('t');
-      const bad = p.startSource({ ...signalEnv(p), WALRELAY_SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1/apis/ccompat/v7' }, 'bad-registry');
+      // A registry that does not answer at all is caught by the start-up checks before anything
+      // exists (test/e2e/operations.test.ts). A wrong path on a live server answers them (404 for
+      // an unknown subject) and fails only at the first registration, inside the snapshot.
+      const bad = p.startSource({ ...signalEnv(p), WALRELAY_SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081/apis/not-the-registry/v7' }, 'bad-registry');
       await waitFor('the snapshot to fail on the registry', () => /snapshot failed/.test(bad.output()), { timeoutMs: 90_000, describe: () => logs([bad]) });
       await bad.stop();
       const good = p.startSource(signalEnv(p), 'good-registry');
