@@ -64,13 +64,24 @@ describe('columns added with a default reach the existing target rows', () => {
     assert.equal(scored.length, 301);
   });
 
+  test('a column added with a default while the source is stopped is followed after its restart', async () => {
+    const s = `"${p.schema}"`;
+    const source = p.processes.find((x) => x.name.endsWith('-source'));
+    assert.equal(await source?.stop(), 0);
+    await p.db.query(`ALTER TABLE ${s}.items ADD COLUMN region text DEFAULT 'eu'`);
+    p.startSource({ WALRELAY_SNAPSHOT_CHUNK_SIZE: '64' }, 'source-restarted');
+    await p.db.query(`UPDATE ${s}.items SET name = 'after the restart' WHERE id = 7`);
+    for (const rows of [sqlite, mysql]) await p.waitConsistent('items', rows('items'), 180_000);
+    assert.equal((await sqlite('items')()).filter((r) => r.region === 'eu').length, 301);
+  });
+
   test('a column added without a default is not read again (its old rows are NULL in PostgreSQL too)', async () => {
     const s = `"${p.schema}"`;
     await p.db.query(`ALTER TABLE ${s}.items ADD COLUMN note text`);
     await p.db.query(`INSERT INTO ${s}.items (id, name, note) VALUES (302, 'noted', 'n')`);
     for (const rows of [sqlite, mysql]) await p.waitConsistent('items', rows('items'), 180_000);
-    const source = p.processes.find((x) => x.name.endsWith('-source'));
-    const queued = (source?.output() ?? '').split('\n').filter((l) => l.includes('columns added with a default'));
-    assert.equal(queued.length, 2, 'one re-read per column added with a default, none for the plain column');
+    const restarted = p.processes.find((x) => x.name.endsWith('-source-restarted'));
+    const queued = (restarted?.output() ?? '').split('\n').filter((l) => l.includes('columns added with a default'));
+    assert.equal(queued.length, 1, 'one re-read for the column added while stopped, none for the plain column');
   });
 });
