@@ -3,7 +3,7 @@ import { FULL, SHORT, formatResult, runFaultSuite, type FaultOptions } from './s
 
 /**
  * npm run test:faults [-- --full] [--changes N] [--kills N] [--broker-restarts N] [--pg-restarts N]
- *                     [--mariadb-restarts N] [--rebalances N] [--gap S] [--seed N] [--keep]
+ *                     [--mariadb-restarts N] [--rebalances N] [--gap S] [--seed N] [--late-rows N] [--keep]
  * Environment: WALRELAY_FAULTS_FULL=1 is --full. Exit code 0 only when every target equals
  * PostgreSQL and the audit table shows no gap and no duplicate.
  */
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     settle: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'late-rows': { type: 'string' },
   },
 });
 const base = values.full ? FULL : SHORT;
@@ -36,6 +37,7 @@ const options: FaultOptions = {
   settleSeconds: num(values.settle, base.settleSeconds),
   keep: values.keep ?? false,
   toastBytes: base.toastBytes,
+  lateTableRows: num(values['late-rows'], base.lateTableRows),
   log: (line) => console.log(line),
 };
 // First SIGINT/SIGTERM: stop injecting and writing, then check and report; a second one exits.

@@ -41,6 +41,12 @@ export interface FaultOptions {
   keep: boolean;
   /** Size of the TOASTed values of `wide`. */
   toastBytes: number;
+  /**
+   * Rows of `late`, a table that joins the publication mid-run (incremental snapshot, the source
+   * killed with SIGKILL while it runs, rows changed meanwhile); `narrow` also gains a column with
+   * a default mid-run (the table is read again). 0 leaves the table-lifecycle events out.
+   */
+  lateTableRows: number;
   /** Aborting stops the faults and the workload early; the targets are still checked. */
   signal?: AbortSignal;
   log: (line: string) => void;
@@ -58,6 +64,7 @@ export const SHORT: Omit<FaultOptions, 'log'> = {
   settleSeconds: 120,
   keep: false,
   toastBytes: 64_000,
+  lateTableRows: 3_000,
 };
 
 export const FULL: Omit<FaultOptions, 'log'> = {
@@ -72,6 +79,7 @@ export const FULL: Omit<FaultOptions, 'log'> = {
   settleSeconds: 900,
   keep: false,
   toastBytes: 16_000,
+  lateTableRows: 50_000,
 };
 
 type Role = 'source' | 'sink-sqlite' | 'sink-mysql';
@@ -141,7 +149,8 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
 
   const start = (role: Role, name: string = role): RunningProcess => {
     let proc: RunningProcess;
-    if (role === 'source') proc = p.startSource({}, name);
+    // Small chunks: the lifecycle's kill lands inside the incremental snapshot of `late`.
+    if (role === 'source') proc = p.startSource({ WALRELAY_SNAPSHOT_CHUNK_SIZE: '250' }, name);
     else {
       const kind = role;
       const url = kind === 'sink-sqlite' ? sqliteFile : mysqlUrl;
@@ -161,7 +170,14 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     return proc;
   };
 
-  const inject = async (fault: FaultKind): Promise<void> => {
+  // One fault at a time: the lifecycle events inject a kill of their own.
+  let injecting: Promise<unknown> = Promise.resolve();
+  const inject = (fault: FaultKind, label?: string): Promise<void> => {
+    const next = injecting.then(() => injectNow(fault, label));
+    injecting = next.catch(() => undefined);
+    return next;
+  };
+  const injectNow = async (fault: FaultKind, label?: string): Promise<void> => {
     const at = (Date.now() - t0) / 1000;
     const f0 = Date.now();
     let detail = '';
@@ -227,8 +243,74 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
       if (code !== 0) unexpectedExits.push(`${since()} second ${role} exited ${code} on SIGTERM; log ${extra.logFile}`);
     }
     const seconds = (Date.now() - f0) / 1000;
-    injections.push({ at, fault, detail, seconds });
-    log(`injected: ${fault} (${detail}) in ${seconds.toFixed(1)}s`);
+    injections.push({ at, fault: label ?? fault, detail, seconds });
+    log(`injected: ${label ?? fault} (${detail}) in ${seconds.toFixed(1)}s`);
+  };
+
+  /**
+   * The table lifecycle under faults: at a quarter of the workload `late` joins the publication
+   * (its rows must arrive through an incremental snapshot while streaming goes on); once the
+   * source logs the snapshot's first chunk it is killed with SIGKILL (the snapshot resumes from
+   * its checkpoint); `late` is updated, deleted from and inserted into until the workload ends;
+   * at half of the workload `narrow` gains a column with a default (its existing rows must get
+   * it: the table is read again).
+   */
+  const lifecycleEvents = async (w: Workload, done: Promise<unknown>): Promise<void> => {
+    let finished = false;
+    void done.finally(() => (finished = true));
+    const q = (n: string): string => `"${n.replace(/"/g, '""')}"`;
+    const sql = async (text: string): Promise<void> => {
+      for (let i = 0; ; i++) {
+        try {
+          await p.db.query(text);
+          return;
+        } catch (e) {
+          // PostgreSQL restarts are injected: retry on the harness's replaced connection.
+          if (i > 100 || finished) throw e;
+          await sleep(500);
+        }
+      }
+    };
+    const at = async (fraction: number): Promise<void> => {
+      while (!finished && w.stats.changes < o.changes * fraction) await sleep(200);
+    };
+    await at(0.25);
+    if (finished) return;
+    await sql(`ALTER PUBLICATION ${q(p.publication)} ADD TABLE ${q(p.schema)}.late`);
+    log('lifecycle: table late joined the publication');
+    const churn = (async () => {
+      const r = rng(o.seed ^ 0x1a7e);
+      let next = o.lateTableRows + 1;
+      while (!finished) {
+        const id = 1 + Math.floor(r() * (next - 1));
+        const pick = r();
+        const stmt =
+          pick < 0.7
+            ? `UPDATE ${q(p.schema)}.late SET v = v + 1, note = 'changed' WHERE id BETWEEN ${id} AND ${id + 20}`
+            : pick < 0.85
+              ? `DELETE FROM ${q(p.schema)}.late WHERE id BETWEEN ${id} AND ${id + 3}`
+              : `INSERT INTO ${q(p.schema)}.late VALUES (${next++}, 1, 'inserted after it joined')`;
+        await sql(stmt).catch((e: Error) => log(`lifecycle: late churn statement failed: ${e.message}`));
+        await sleep(50);
+      }
+    })();
+    // Kill the source while it reads the table's chunks.
+    const killBy = Date.now() + 120_000;
+    const reading = (): boolean => (procs.get('source')?.output() ?? '').split('\n').some((l) => l.includes('reading from the first key') && l.includes('.late'));
+    while (!finished && Date.now() < killBy && !reading()) await sleep(100);
+    if (!finished) {
+      await sleep(150);
+      await inject('kill source', 'kill source (during the incremental snapshot of late)').catch((e: Error) => {
+        unexpectedExits.push(`${since()} lifecycle kill failed: ${e.message}`);
+        injectionFailures++;
+      });
+    }
+    await at(0.5);
+    if (!finished) {
+      await sql(`ALTER TABLE ${q(p.schema)}.narrow ADD COLUMN tag text NOT NULL DEFAULT 'seeded'`);
+      log("lifecycle: narrow gained column tag with DEFAULT 'seeded'");
+    }
+    await churn;
   };
 
   const rand = rng(o.seed ^ 0x5eed);
@@ -247,7 +329,16 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
   let workload: Workload | undefined;
   try {
     log(`pipeline ${p.id}: schema ${p.schema}, slot ${p.slot}, prefix ${p.prefix}; targets ${sqliteFile} and ${mysqlUrl}`);
-    await p.setup(workloadDdl);
+    const lateRows = o.lateTableRows;
+    await p.setup((sch) => [
+      ...workloadDdl(sch),
+      ...(lateRows > 0
+        ? [
+            `CREATE TABLE ${sch}.late (id int8 PRIMARY KEY, v int4 NOT NULL, note text)`,
+            `INSERT INTO ${sch}.late SELECT g, 0, 'before it joined ' || g FROM generate_series(1, ${lateRows}) g`,
+          ]
+        : []),
+    ]);
     p.db.on('error', () => undefined); // PostgreSQL restarts are injected; the connection is replaced then
     const admin = await mysql.createConnection({ uri: MYSQL_URL });
     await admin.query(`CREATE DATABASE \`${mysqlDb}\``);
@@ -264,6 +355,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     workload = new Workload(p.schema, { changes: o.changes, seed: o.seed, rate, toastBytes: o.toastBytes, log });
     log(`workload: ${o.changes} row changes at up to ${rate}/s (~${duration}s), seed ${o.seed}; ${faults.length} faults every ${o.gapSeconds}s: ${faults.join(', ')}`);
     const wl = workload.run();
+    const lifecycle = lateRows > 0 ? lifecycleEvents(workload, wl) : Promise.resolve();
     for (const f of faults) {
       if (o.signal?.aborted) break;
       await sleep(o.gapSeconds * 1000);
@@ -281,6 +373,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     o.signal?.addEventListener('abort', onAbort);
     if (o.signal?.aborted) onAbort();
     const stats = await wl;
+    await lifecycle;
     if (o.signal?.aborted) log(`interrupted: workload stopped after ${stats.changes} of ${o.changes} changes, ${injections.length} of ${faults.length} faults; checking what was written`);
     log(`workload done: ${JSON.stringify(stats)}`);
 
@@ -291,7 +384,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     const deadline = Date.now() + o.settleSeconds * 1000;
     for (;;) {
       reports = [];
-      for (const t of targets) reports.push(await checkTarget(db, p.schema, WORKLOAD_TABLES, t));
+      for (const t of targets) reports.push(await checkTarget(db, p.schema, lateRows > 0 ? [...WORKLOAD_TABLES, 'late'] : WORKLOAD_TABLES, t));
       if (reports.every((r) => r.ok) || Date.now() > deadline) break;
       await sleep(2000);
     }
