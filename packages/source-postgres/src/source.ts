@@ -12,7 +12,6 @@ import {
   formatLsn,
   InternalError,
   isRetriable,
-  parseTablesSetting,
   kafkaReason,
   redactUrl,
   ReplicationError,
@@ -32,12 +31,12 @@ import { emptyCheckpoint, type KnownTable, type SourceCheckpoint } from './publi
 import { refuseTopicCollisions, TableRegistry } from './tables.js';
 import { ChangeStream } from './stream.js';
 import { runSnapshot } from './snapshot/snapshot.js';
-import { publicationTable, publicationTables, type SnapshotTable } from './snapshot/publication.js';
+import { publicationTables, type SnapshotTable } from './snapshot/publication.js';
 import { IncrementalSnapshots } from './snapshot/incremental.js';
-import { ensureSignalTable, parseSignalTable } from './snapshot/signals.js';
+import { parseSignalTable } from './snapshot/signals.js';
 import { createLifecycleMetrics, type LifecycleMetrics } from './lifecycle-metrics.js';
 import { checkFailover, checkpointFollowsSlot, createSlotCommand, ensureSlotFailover, slotLostError } from './slot-lifecycle.js';
-import { listCapturableTables } from './catalog.js';
+import { ensurePublication } from './publication.js';
 import { createSourceMetrics, type SourceMetrics } from './metrics.js';
 import { SourceHeartbeat } from './heartbeat/heartbeat.js';
 import { registerSlotWalMetrics } from './heartbeat/slot-wal-metrics.js';
@@ -501,56 +500,6 @@ async function waitSlotInactive(client: pg.Client, slot: string, log: Logger, si
 async function dropSlot(client: pg.Client, slot: string, log: Logger): Promise<void> {
   await waitSlotInactive(client, slot, log, new AbortController().signal);
   await client.query('SELECT pg_drop_replication_slot($1) WHERE EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slot]);
-}
-
-/**
- * Creates the publication when it does not exist: the configured tables, or every
- * table that has a key. Tables without a primary key or replica identity index are
- * left out (with a warning): a publication that publishes updates would make
- * PostgreSQL refuse UPDATE and DELETE on them. An existing publication is used as is.
- * The signal table (created when missing) is added to a publication walrelay creates,
- * so its inserts reach the stream in commit order with the data.
- */
-async function ensurePublication(client: pg.Client, publication: string, wanted: readonly string[], log: Logger, signal?: KnownTable): Promise<void> {
-  const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
-  if (exists.rows.length > 0) {
-    log.info({ publication }, 'using the existing publication');
-    if (signal && !(await publicationTable(client, publication, signal.schema, signal.table))) {
-      log.warn(
-        { publication, signalTable: `${signal.schema}.${signal.table}` },
-        `the publication does not publish the signal table: SQL signals (incremental snapshots on request) need ALTER PUBLICATION ${quotePgIdent(publication)} ADD TABLE ${quotePgIdent(signal.schema)}.${quotePgIdent(signal.table)}`,
-      );
-    }
-    return;
-  }
-  if (signal) await ensureSignalTable(client, signal, log);
-  const filter = wanted.length > 0 ? parseTablesSetting(wanted) : undefined;
-  const { capturable, keyless, missing } = await listCapturableTables(client, filter);
-  for (const k of keyless) {
-    log.warn({ schema: k.schema, table: k.table }, 'table has no primary key or replica identity index: not added to the publication, its changes are not captured');
-  }
-  if (missing.length > 0) throw new ConfigError(`tables: not found in PostgreSQL: ${missing.join(', ')}`, { details: { setting: 'tables' } });
-  const list = capturable.map((t) => `${quotePgIdent(t.schema)}.${quotePgIdent(t.table)}`);
-  if (signal && (await signalTableExists(client, signal))) {
-    const q = `${quotePgIdent(signal.schema)}.${quotePgIdent(signal.table)}`;
-    if (!list.includes(q)) list.push(q);
-  }
-  try {
-    if (list.length === 0) {
-      await client.query(`CREATE PUBLICATION ${quotePgIdent(publication)}`);
-      log.warn({ publication }, 'created an empty publication: no table with a key to capture');
-    } else {
-      await client.query(`CREATE PUBLICATION ${quotePgIdent(publication)} FOR TABLE ${list.join(', ')}`);
-      log.info({ publication, tables: list.length }, 'created publication');
-    }
-  } catch (e) {
-    throw wrapPgError(`CREATE PUBLICATION ${publication}`, e);
-  }
-}
-
-async function signalTableExists(client: pg.Client, t: KnownTable): Promise<boolean> {
-  const r = await client.query("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'", [t.schema, t.table]);
-  return r.rows.length > 0;
 }
 
 export type { Kafka, Admin };

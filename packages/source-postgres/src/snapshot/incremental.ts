@@ -27,7 +27,9 @@ type Watermark =
   | { slot: string; kind: 'low'; chunk: string; oid: number }
   | { slot: string; kind: 'high'; chunk: string }
   | { slot: string; kind: 'enqueue'; tables: KnownTable[]; reason: string; condition: string | null }
-  | { slot: string; kind: 'cancel'; tables: KnownTable[] | null; why: string };
+  | { slot: string; kind: 'cancel'; tables: KnownTable[] | null; why: string }
+  /** Tables that left the publication: no longer known, so a table that joins again is snapshotted again. */
+  | { slot: string; kind: 'forget'; tables: KnownTable[] };
 
 export interface Chunk {
   readonly id: string;
@@ -99,6 +101,7 @@ export class IncrementalSnapshots {
   readonly #waiters = new Map<string, (o: Outcome) => void>();
   #settled: { id: string; outcome: Outcome }[] = [];
   readonly #enqueueing = new Set<string>();
+  readonly #forgetting = new Set<string>();
   #wake: (() => void) | undefined;
   readonly #announced = new Set<string>();
 
@@ -184,6 +187,9 @@ export class IncrementalSnapshots {
         return null;
       case 'cancel':
         this.#cancel(w.tables, w.why);
+        return null;
+      case 'forget':
+        this.#forget(w.tables);
         return null;
     }
   }
@@ -290,6 +296,17 @@ export class IncrementalSnapshots {
     this.#wake?.();
   }
 
+  #forget(tables: readonly KnownTable[]): void {
+    if (!this.#known) return;
+    const before = this.#known.length;
+    this.#known = this.#known.filter((k) => !tables.some((t) => t.schema === k.schema && t.table === k.table));
+    for (const t of tables) this.#forgetting.delete(label(t));
+    if (this.#known.length !== before) {
+      this.#log.info({ tables: tables.map(label) }, 'tables left the publication: no longer captured (their topics are kept); joining again snapshots them again');
+      this.#dirty = true;
+    }
+  }
+
   #cancel(tables: readonly KnownTable[] | null, why: string): void {
     const before = this.#entries.length;
     this.#entries = this.#entries.filter((e) => {
@@ -349,6 +366,13 @@ export class IncrementalSnapshots {
       .filter((t) => !(t.schema === this.#options.signalTable.schema && t.table === this.#options.signalTable.table))
       .filter((t) => !known.some((k) => k.schema === t.schema && k.table === t.table))
       .filter((t) => !this.#enqueueing.has(label(t)));
+    const gone = known
+      .filter((k) => !tables.some((t) => t.schema === k.schema && t.table === k.table))
+      .filter((k) => !this.#forgetting.has(label(k)));
+    if (gone.length > 0) {
+      for (const t of gone) this.#forgetting.add(label(t));
+      await emit(client, { slot: this.#options.slot, kind: 'forget', tables: gone.map((t) => ({ schema: t.schema, table: t.table })) });
+    }
     if (fresh.length === 0) return;
     for (const t of fresh) this.#enqueueing.add(label(t));
     this.#log.info({ tables: fresh.map(label) }, 'tables joined the publication: queueing an incremental snapshot of each');
