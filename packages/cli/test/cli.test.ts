@@ -25,7 +25,7 @@ test('usage errors exit 2 and name what is wrong', async () => {
   assert.deepEqual(await run(['drop-source', '--json']).then((r) => [r.code, /--json does not apply/.test(r.err)]), [EXIT.usage, true]);
   const bad = await run(['status', '--max-lag-records', 'lots']);
   assert.equal(bad.code, EXIT.usage);
-  assert.match(bad.err, /WALRELAY_STATUS_MAX_LAG_RECORDS: expected a whole number, got "lots"/);
+  assert.match(bad.err, /thresholds\.maxLagRecords \(WALRELAY_STATUS_MAX_LAG_RECORDS\): expected a whole number, got "lots"/);
   const url = await run(['status'], { WALRELAY_PG_URL: 'mysql://x' });
   assert.equal(url.code, EXIT.usage);
   assert.match(url.err, /postgres\.url \(WALRELAY_PG_URL\): expected a postgres:\/\/ URL/);

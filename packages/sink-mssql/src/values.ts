@@ -1,5 +1,5 @@
 import { ValueError, type SchemaColumn } from '@walrelay/core';
-import { arrayJson, booleanValue, bytesValue, columnRef, dateText, decimalText, finiteFloat, int64Value, intValue, isNullParam, stringValue, timeText, timestampText } from '@walrelay/sink';
+import { arrayJson, columnRef, dateText, exactScalar, isNullParam, NOT_SCALAR, stringValue, timeText, timestampText } from '@walrelay/sink';
 import sql from 'mssql';
 import type { ISqlType } from 'mssql';
 import { decimalFits } from './sql.js';
@@ -54,24 +54,9 @@ const MAX_TIME = 86_399_999_999n;
 export function mssqlParam(col: SchemaColumn, value: unknown, table: string): unknown {
   const where = columnRef(table, col.name);
   if (isNullParam(col.key, value, where)) return null;
+  const scalar = exactScalar(col.kind, value, where, decimalFits(col));
+  if (scalar !== NOT_SCALAR) return scalar;
   switch (col.kind) {
-    case 'boolean':
-      return booleanValue(value, where);
-    case 'int16':
-      return intValue(value, where, 16);
-    case 'int32':
-      return intValue(value, where, 32);
-    case 'int64':
-      return int64Value(value, where);
-    case 'float32':
-    case 'float64':
-      return finiteFloat(value, where);
-    case 'decimal':
-      return decimalFits(col) ? decimalText(value, where) : String(value);
-    case 'numeric':
-      return typeof value === 'string' ? value : String(value);
-    case 'bytes':
-      return bytesValue(value, where);
     case 'uuid': {
       const s = stringValue(value, where);
       if (!UUID.test(s)) throw new ValueError(`${where}: ${JSON.stringify(s.slice(0, 40))} is not a UUID`, { details: { column: where } });

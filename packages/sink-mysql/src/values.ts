@@ -1,43 +1,14 @@
 import type { SchemaColumn } from '@walrelay/core';
-import {
-  arrayJson,
-  bytesValue,
-  columnRef,
-  dateText,
-  decimalText,
-  finiteFloat,
-  int64Value,
-  booleanValue,
-  intValue,
-  isNullParam,
-  stringValue,
-  timeText,
-  timestampText,
-} from '@walrelay/sink';
+import { arrayJson, columnRef, dateText, exactScalar, isNullParam, NOT_SCALAR, stringValue, timeText, timestampText } from '@walrelay/sink';
 import { decimalFits } from './sql.js';
 
 /** One decoded value → the parameter mysql2 binds (escapes client-side) for its MySQL column. */
 export function mysqlParam(col: SchemaColumn, value: unknown, table: string): unknown {
   const where = columnRef(table, col.name);
   if (isNullParam(col.key, value, where)) return null;
+  const scalar = exactScalar(col.kind, value, where, decimalFits(col));
+  if (scalar !== NOT_SCALAR) return scalar;
   switch (col.kind) {
-    case 'boolean':
-      return booleanValue(value, where);
-    case 'int16':
-      return intValue(value, where, 16);
-    case 'int32':
-      return intValue(value, where, 32);
-    case 'int64':
-      return int64Value(value, where);
-    case 'float32':
-    case 'float64':
-      return finiteFloat(value, where);
-    case 'decimal':
-      return decimalFits(col) ? decimalText(value, where) : String(value);
-    case 'numeric':
-      return typeof value === 'string' ? value : String(value);
-    case 'bytes':
-      return bytesValue(value, where);
     case 'date':
       return dateText(value, where);
     case 'time':

@@ -206,6 +206,38 @@ export function bytesValue(value: unknown, where: string): Buffer {
   throw new ValueError(`${where}: expected bytes, got ${describe(value)}`, { details: { column: where } });
 }
 
+/** What `exactScalar` returns for a kind it does not convert (the dialect's own switch goes on). */
+export const NOT_SCALAR: unique symbol = Symbol('not a scalar kind');
+
+/**
+ * The conversions every target that binds typed parameters (MySQL/MariaDB, SQL Server) makes
+ * alike: boolean, integers (range-checked), finite floats, decimals (exact text when the target
+ * column is a DECIMAL, `decimalColumn`), numerics and bytes. Other kinds: NOT_SCALAR.
+ */
+export function exactScalar(kind: ValueKind, value: unknown, where: string, decimalColumn: boolean): unknown {
+  switch (kind) {
+    case 'boolean':
+      return booleanValue(value, where);
+    case 'int16':
+      return intValue(value, where, 16);
+    case 'int32':
+      return intValue(value, where, 32);
+    case 'int64':
+      return int64Value(value, where);
+    case 'float32':
+    case 'float64':
+      return finiteFloat(value, where);
+    case 'decimal':
+      return decimalColumn ? decimalText(value, where) : String(value);
+    case 'numeric':
+      return typeof value === 'string' ? value : String(value);
+    case 'bytes':
+      return bytesValue(value, where);
+    default:
+      return NOT_SCALAR;
+  }
+}
+
 export function stringValue(value: unknown, where: string): string {
   if (typeof value === 'string') return value;
   throw new ValueError(`${where}: expected text, got ${describe(value)}`, { details: { column: where } });
