@@ -60,6 +60,10 @@ describe('publications that say what is captured', () => {
       assert.ok(second.output().includes('tables setting: tables added to the publication'), 'the addition is logged');
       assert.equal(await second.stop(), 0);
 
+      // A table added by hand to walrelay's publication is not walrelay's to remove.
+      await p.db.query(`CREATE TABLE ${q(p.schema)}.byhand (id int8 PRIMARY KEY)`);
+      await p.db.query(`ALTER PUBLICATION ${q(p.publication)} ADD TABLE ${q(p.schema)}.byhand`);
+
       // tables: b — a leaves the publication; its changes are no longer captured, its topic stays.
       p.capture('b');
       const third = p.startSource(signalEnv(p), 'source-b');
@@ -70,6 +74,7 @@ describe('publications that say what is captured', () => {
       await waitFor('the insert into b', () => cb.records.some((r) => r.value?.op === 'c'), { timeoutMs: 60_000, describe: () => logs([third]) });
       assert.equal(ca.records.length, before, 'nothing more from a');
       assert.ok(third.output().includes('tables removed from the publication'), 'the removal is logged');
+      assert.ok((await published(p)).includes('byhand'), 'the table added by hand stays in the publication');
       await waitFor('the source to forget a', () => third.output().includes('tables left the publication'), { timeoutMs: 60_000, describe: () => logs([third]) });
       // A change of b after that commits the checkpoint that no longer lists a.
       await p.db.query(`INSERT INTO ${q(p.schema)}.b VALUES (1001, 'checkpoint')`);

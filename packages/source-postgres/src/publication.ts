@@ -8,21 +8,46 @@ import type { KnownTable } from './publish/checkpoint.js';
 
 /**
  * The publication says what is captured. One walrelay created carries a comment that marks it
- * as walrelay's, and its tables follow the `tables` setting at every start: tables added are
- * added to the publication (their existing rows then arrive through an incremental snapshot,
- * see snapshot/incremental.ts), tables removed leave it (no longer captured; their topics are
- * kept). A publication walrelay did not create is the operator's: used as it is, with a warning
- * that names every table where it and `tables` disagree.
+ * as walrelay's and lists the tables it holds because of the `tables` setting; at every start
+ * its tables follow the setting: tables added to it are added to the publication (their
+ * existing rows then arrive through an incremental snapshot, see snapshot/incremental.ts),
+ * tables removed from it leave the publication (no longer captured; their topics are kept).
+ * Tables an operator added by hand (`ALTER PUBLICATION … ADD TABLE`) are not in that list and
+ * are left alone. A publication walrelay did not create is the operator's: used as it is, with
+ * a warning that names every table where it and `tables` disagree.
  */
 export const MANAGED_COMMENT = 'managed by walrelay-source: its tables follow the tables setting';
+const FROM_SETTING = '; from the setting: ';
+
+function managedComment(tables: readonly KnownTable[]): string {
+  return `${MANAGED_COMMENT}${FROM_SETTING}${JSON.stringify(tables.map((t) => [t.schema, t.table]))}`;
+}
+
+/** The tables a managed publication holds because of the setting, or null when it is not walrelay's. */
+function fromSetting(comment: string | null | undefined): KnownTable[] | null {
+  if (!comment?.startsWith(MANAGED_COMMENT)) return null;
+  const at = comment.indexOf(FROM_SETTING);
+  if (at < 0) return [];
+  try {
+    const list = JSON.parse(comment.slice(at + FROM_SETTING.length)) as unknown;
+    return Array.isArray(list) ? list.filter((x): x is [string, string] => Array.isArray(x) && x.length === 2).map(([schema, table]) => ({ schema, table })) : [];
+  } catch {
+    return [];
+  }
+}
 
 const name = (t: KnownTable): string => `${quotePgIdent(t.schema)}.${quotePgIdent(t.table)}`;
 const label = (t: KnownTable): string => `${t.schema}.${t.table}`;
 const same = (a: KnownTable, b: KnownTable): boolean => a.schema === b.schema && a.table === b.table;
 
-async function isManaged(client: pg.Client, publication: string): Promise<boolean> {
+async function managedTables(client: pg.Client, publication: string): Promise<KnownTable[] | null> {
   const r = await client.query<{ c: string | null }>("SELECT obj_description(oid, 'pg_publication') AS c FROM pg_publication WHERE pubname = $1", [publication]);
-  return r.rows[0]?.c === MANAGED_COMMENT;
+  return fromSetting(r.rows[0]?.c);
+}
+
+async function setComment(client: pg.Client, publication: string, tables: readonly KnownTable[]): Promise<void> {
+  // COMMENT takes no parameters: the text is a literal, quotes doubled.
+  await client.query(`COMMENT ON PUBLICATION ${quotePgIdent(publication)} IS '${managedComment(tables).replace(/'/g, "''")}'`);
 }
 
 /** The tables `tables` asks for (every keyed table when empty), the keyless ones warned about and left out. */
@@ -50,7 +75,7 @@ export async function ensurePublication(client: pg.Client, publication: string, 
     if (signal && (await signalTableExists(client, signal)) && !list.some((t) => same(t, signal))) list.push(signal);
     try {
       await client.query(list.length === 0 ? `CREATE PUBLICATION ${quotePgIdent(publication)}` : `CREATE PUBLICATION ${quotePgIdent(publication)} FOR TABLE ${list.map(name).join(', ')}`);
-      await client.query(`COMMENT ON PUBLICATION ${quotePgIdent(publication)} IS '${MANAGED_COMMENT}'`);
+      await setComment(client, publication, list.filter((t) => !(signal && same(t, signal))));
     } catch (e) {
       throw wrapPgError(`CREATE PUBLICATION ${publication}`, e);
     }
@@ -59,20 +84,24 @@ export async function ensurePublication(client: pg.Client, publication: string, 
     return;
   }
   const published = (await publicationTables(client, publication)).map((t) => ({ schema: t.schema, table: t.table }));
-  if (await isManaged(client, publication)) {
+  const previous = await managedTables(client, publication);
+  if (previous !== null) {
     const list = await wantedTables(client, wanted, log);
-    const keep = (t: KnownTable): boolean => signal !== undefined && same(t, signal);
     const add = list.filter((t) => !published.some((p) => same(p, t)));
-    const drop = published.filter((p) => !keep(p) && !list.some((t) => same(p, t)));
+    // Only what walrelay put in because of the setting leaves: tables added by hand stay.
+    const drop = published.filter((p) => previous.some((t) => same(p, t)) && !list.some((t) => same(p, t)) && !(signal && same(p, signal)));
     try {
       if (add.length > 0) await client.query(`ALTER PUBLICATION ${quotePgIdent(publication)} ADD TABLE ${add.map(name).join(', ')}`);
       if (drop.length > 0) await client.query(`ALTER PUBLICATION ${quotePgIdent(publication)} DROP TABLE ${drop.map(name).join(', ')}`);
+      await setComment(client, publication, list);
     } catch (e) {
       throw wrapPgError(`ALTER PUBLICATION ${publication} (following the tables setting)`, e);
     }
     if (add.length > 0) log.info({ publication, tables: add.map(label) }, 'tables setting: tables added to the publication; their existing rows arrive through an incremental snapshot');
     if (drop.length > 0) log.info({ publication, tables: drop.map(label) }, 'tables setting: tables removed from the publication; no longer captured (their topics are kept)');
-    if (add.length === 0 && drop.length === 0) log.info({ publication }, 'using the publication walrelay created; it matches the tables setting');
+    const byHand = published.filter((p) => !list.some((t) => same(p, t)) && !drop.some((t) => same(p, t)) && !(signal && same(p, signal)));
+    if (byHand.length > 0) log.info({ publication, tables: byHand.map(label) }, 'publication also holds tables added by hand (not in the tables setting): captured, left alone');
+    if (add.length === 0 && drop.length === 0) log.info({ publication }, 'using the publication walrelay created; it holds every table of the tables setting');
     return;
   }
   log.info({ publication }, 'using the existing publication (not created by walrelay: used as it is)');
