@@ -17,6 +17,7 @@ import {
 } from '@walrelay/core';
 import { describeTable } from './catalog.js';
 import { valueConverter } from './values/pg-text.js';
+import { deriveDebeziumSchemas } from './debezium-format/connect-schema.js';
 import type { TableTopic } from './publish/change-records.js';
 import type { TopicManager } from './publish/topics.js';
 import type { RelationColumn } from './protocol/index.js';
@@ -33,6 +34,8 @@ export interface CapturedTable extends TableTopic {
 
 export interface TableRegistryOptions {
   readonly topicPrefix: string;
+  /** Record format: walrelay's own (default) or Debezium's PostgreSQL connector encodings. */
+  readonly format?: 'walrelay' | 'debezium';
 }
 
 /**
@@ -112,7 +115,8 @@ export class TableRegistry {
       throw new TopicCollisionError(this.#options.topicPrefix, owner, { schema, table }, topic, tableTopic(this.#options.topicPrefix, owner.schema, owner.table));
     }
     this.#topicOwners.set(topicCollisionKey(topic), { oid: relationOid, schema, table });
-    const schemas = deriveChangeSchemas(topic, { schema, table, columns });
+    const dbz = this.#options.format === 'debezium' ? deriveDebeziumSchemas(topic, { schema, table, columns }) : undefined;
+    const schemas = dbz ?? deriveChangeSchemas(topic, { schema, table, columns });
     const partitions = await this.#topics.ensure(topic);
     const keySchemaId = await this.#registry.register(keySubject(topic), schemas.key);
     const valueSchemaId = await this.#registry.register(valueSubject(topic), schemas.value);
@@ -136,6 +140,7 @@ export class TableRegistry {
       converters: columns.map((c) => valueConverter(c)),
       tupleColumns,
       typeOids,
+      ...(dbz ? { debezium: { fields: dbz.fields } } : {}),
     };
     const previous = this.#byOid.get(relationOid);
     this.#byOid.set(relationOid, captured);
