@@ -213,7 +213,7 @@ describe('walrelay-source format debezium → Debezium JDBC sink, the ecosystem 
     const jdbcBig = (await mariadb('types')()).find((r) => String(r.id) === '3');
     assert.ok(jdbcBig, 'row 3 in MariaDB');
     // Debezium's JDBC sink has no notion of unchanged TOAST values: it writes the placeholder, as it does for Debezium's own records.
-    assert.ok(['__debezium_unavailable_value', 'c4ca4238'].some((x) => String(jdbcBig.big).startsWith(x)), `row 3's big in MariaDB: ${String(jdbcBig.big).slice(0, 40)}`);
+    assert.equal(String(jdbcBig.big), '__debezium_unavailable_value', `row 3's big in MariaDB: ${String(jdbcBig.big).slice(0, 40)}`);
 
     // Truncates: Debezium's representation (op t, null key) on a one-partition topic for the JDBC sink,
     // and on every partition of a 3-partition topic for walrelay's sink (the barrier).
