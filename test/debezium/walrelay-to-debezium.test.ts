@@ -291,3 +291,27 @@ describe('walrelay-source format debezium → Debezium JDBC sink, the ecosystem 
     assert.ok((s.tasks ?? []).every((t) => t.state === 'RUNNING'), JSON.stringify(s).slice(0, 2000));
   });
 });
+
+describe('format debezium refuses a compacted table topic (Debezium truncates have a null key)', () => {
+  const p = new TestPipeline('dbz2c');
+
+  after(async () => {
+    await p.cleanup();
+  });
+
+  test('an existing compacted topic stops the source with an error naming the topic, the table and the fix', async () => {
+    await p.setup((s) => [`CREATE TABLE ${s}.items (id int4 PRIMARY KEY, val text)`, `INSERT INTO ${s}.items VALUES (1, 'x')`]);
+    const admin = testKafka().admin();
+    await admin.connect();
+    const compacted = tableTopic(p.prefix, p.schema, 'items');
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: compacted, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+    await admin.disconnect();
+    p.capture('items');
+    const source = p.startSource({ WALRELAY_FORMAT: 'debezium' });
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([source.exited, new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), 120_000)))]);
+    clearTimeout(timer);
+    assert.equal(code, 2, `the source exits as on a configuration error\n${source.output().slice(-2000)}`);
+    assert.match(source.output(), new RegExp(`topic ${compacted.replace(/\./g, '\\.')} of table ${p.schema}\\.items has cleanup\\.policy=compact.*cleanup\\.policy=delete`));
+  });
+});

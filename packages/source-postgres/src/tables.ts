@@ -18,6 +18,7 @@ import {
 import { describeTable } from './catalog.js';
 import { valueConverter } from './values/pg-text.js';
 import { deriveDebeziumSchemas } from './debezium-format/connect-schema.js';
+import { refuseCompactedForDebezium } from './debezium-format/topic-policy.js';
 import type { TableTopic } from './publish/change-records.js';
 import type { TopicManager } from './publish/topics.js';
 import type { RelationColumn } from './protocol/index.js';
@@ -118,6 +119,7 @@ export class TableRegistry {
     const dbz = this.#options.format === 'debezium' ? deriveDebeziumSchemas(topic, { schema, table, columns }) : undefined;
     const schemas = dbz ?? deriveChangeSchemas(topic, { schema, table, columns });
     const partitions = await this.#topics.ensure(topic);
+    if (dbz) await refuseCompactedForDebezium(this.#topics, topic, schema, table, partitions, this.#log);
     const keySchemaId = await this.#registry.register(keySubject(topic), schemas.key);
     const valueSchemaId = await this.#registry.register(valueSubject(topic), schemas.value);
     const keyIndexes = columns

@@ -2,3 +2,4 @@
 export * from './connect-schema.js';
 export * from './connect-values.js';
 export * from './debezium-records.js';
+export * from './topic-policy.js';
