@@ -291,3 +291,23 @@ const TRANSACTION_BLOCK = {
   'connect.version': 1,
   'connect.name': 'event.block',
 };
+
+/**
+ * The field names of the row record (`before`'s Value) of a Debezium-format value schema, or
+ * null when the text is not one. A source that compares a table's new columns with those its
+ * topic already has (ADD COLUMN … DEFAULT detection) reads Debezium-format schemas with this.
+ */
+export function debeziumValueFieldNames(valueSchema: string): string[] | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(valueSchema);
+  } catch {
+    return null;
+  }
+  const env = parsed as { fields?: { name?: unknown; type?: unknown }[] };
+  const source = env.fields?.find((f) => f.name === 'source')?.type as { 'connect.name'?: unknown } | undefined;
+  if (source?.['connect.name'] !== DEBEZIUM_SOURCE_SCHEMA['connect.name']) return null;
+  const before = env.fields?.find((f) => f.name === 'before')?.type;
+  const value = Array.isArray(before) ? (before.find((t) => typeof t === 'object' && t !== null) as { fields?: { name?: unknown }[] } | undefined) : undefined;
+  return value?.fields ? value.fields.map((f) => String(f.name)) : null;
+}

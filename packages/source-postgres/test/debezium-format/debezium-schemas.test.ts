@@ -139,3 +139,13 @@ test('values that Debezium writes lossily are refused with the column named', ()
   assert.ok(n);
   assert.throws(() => connectValue(n.encoding, 'NaN', n, 'column "n"'), /column "n".*NaN.*format walrelay/);
 });
+
+test('debeziumValueFieldNames reads the row fields of a Debezium value schema (ours and Debezium’s), null for others', async () => {
+  const { debeziumValueFieldNames } = await import('../../src/debezium-format/connect-schema.js');
+  const f = fixtureSchemas('types');
+  const ours = deriveDebeziumSchemas(f.topic, shapeOf(TYPES, ['id']));
+  assert.deepEqual(debeziumValueFieldNames(ours.value), TYPES.map((c) => c[0]));
+  assert.deepEqual(debeziumValueFieldNames(JSON.stringify(f.value)), TYPES.map((c) => c[0]));
+  assert.equal(debeziumValueFieldNames(ours.key), null);
+  assert.equal(debeziumValueFieldNames('not json'), null);
+});
