@@ -28,7 +28,8 @@ export const sourceConfigSchema = z
       .object({
         partitions: z.number().int().min(1).max(10_000).default(3),
         replicationFactor: z.number().int().min(-1).max(32).default(-1),
-        compact: z.boolean().default(true),
+        /** Default: true, except with format debezium (false: Debezium's truncate records have a null key, which compacted topics refuse). */
+        compact: z.boolean().optional(),
         /**
          * min.compaction.lag.ms of compacted table topics (default 7 days): the log cleaner
          * leaves records younger than this alone, so a sink lagging less never misses a
@@ -40,6 +41,12 @@ export const sourceConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Record format: `walrelay` (walrelay's own schemas, `pg` field properties, `unchanged_toast`)
+     * or `debezium` (Debezium's PostgreSQL connector encodings and Connect schema parameters, for
+     * consumers built for Debezium; walrelay's sinks read both).
+     */
+    format: z.enum(['walrelay', 'debezium']).default('walrelay'),
     /** Send a tombstone (null value) after each delete so compaction can drop the key. */
     tombstones: z.boolean().default(true),
     transactions: z
@@ -63,7 +70,18 @@ export const sourceConfigSchema = z
     ...lifecycleConfig,
     heartbeat: heartbeatConfig,
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.format === 'debezium' && (c.topics.compact === true || /compact/.test(c.topics.config['cleanup.policy'] ?? ''))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['topics', 'compact'],
+        message:
+          "format debezium writes a truncate as Debezium does, with a null key, which Kafka refuses on a compacted topic: leave topics.compact unset (false with format debezium) or use format walrelay",
+      });
+    }
+  })
+  .transform((c) => ({ ...c, topics: { ...c.topics, compact: c.topics.compact ?? c.format !== 'debezium' } }));
 
 export type SourceConfig = z.output<typeof sourceConfigSchema>;
 
@@ -81,6 +99,7 @@ export const sourceEnv: EnvBindings = {
   WALRELAY_TOPIC_REPLICATION_FACTOR: { path: ['topics', 'replicationFactor'], type: 'int' },
   WALRELAY_TOPIC_MIN_COMPACTION_LAG_MS: { path: ['topics', 'minCompactionLagMs'], type: 'int' },
   WALRELAY_TOPIC_CONFIG: { path: ['topics', 'config'], type: 'json' },
+  WALRELAY_FORMAT: { path: ['format'] },
   WALRELAY_TOMBSTONES: { path: ['tombstones'], type: 'bool' },
   WALRELAY_TX_MAX_CHANGES: { path: ['transactions', 'maxChanges'], type: 'int' },
   WALRELAY_TX_MAX_DELAY_MS: { path: ['transactions', 'maxDelayMs'], type: 'int' },

@@ -228,7 +228,7 @@ export class Source {
       'checkpoint read',
     );
 
-    const tables = new TableRegistry(catalog, registry, topics, { topicPrefix: cfg.topicPrefix }, log);
+    const tables = new TableRegistry(catalog, registry, topics, { topicPrefix: cfg.topicPrefix, format: cfg.format }, log);
     const database = (await catalog.query('SELECT current_database() AS db')).rows[0].db as string;
     const protocolVersion = await protocolVersionFor(catalog);
     const connectorName = cfg.connectorName ?? cfg.topicPrefix;

@@ -431,7 +431,7 @@ export class ChangeStream {
   }
 
   async #add(r: Parameters<TransactionalPublisher['add']>[0]): Promise<void> {
-    const bytes = r.key.length + (r.value?.length ?? 0);
+    const bytes = (r.key?.length ?? 0) + (r.value?.length ?? 0);
     this.#pendingBytes += bytes;
     this.#metrics.bytes.inc(bytes);
     if (this.#publisher.inTransaction === 0 && this.#pendingCommits === 0) this.#pendingSince = Date.now();

@@ -18,6 +18,8 @@ import {
 } from '@walrelay/core';
 import { describeTable } from './catalog.js';
 import { valueConverter } from './values/pg-text.js';
+import { debeziumValueFieldNames, deriveDebeziumSchemas } from './debezium-format/connect-schema.js';
+import { refuseCompactedForDebezium } from './debezium-format/topic-policy.js';
 import type { TableTopic } from './publish/change-records.js';
 import type { TopicManager } from './publish/topics.js';
 import type { RelationColumn } from './protocol/index.js';
@@ -34,6 +36,8 @@ export interface CapturedTable extends TableTopic {
 
 export interface TableRegistryOptions {
   readonly topicPrefix: string;
+  /** Record format: walrelay's own (default) or Debezium's PostgreSQL connector encodings. */
+  readonly format?: 'walrelay' | 'debezium';
 }
 
 /**
@@ -116,6 +120,10 @@ export class TableRegistry {
     try {
       return new Set(tableShapeFromValueSchema(latest.schema).columns.map((c) => c.name));
     } catch {
+      // format: debezium writes Connect schemas (no pg column descriptions): its field names.
+      const fields = debeziumValueFieldNames(latest.schema);
+      if (fields) return new Set(fields);
+      this.#log.warn({ schema, table }, 'the newest value schema of the table topic is neither walrelay nor Debezium: columns added with a default cannot be detected against it');
       return null;
     }
   }
@@ -153,8 +161,10 @@ export class TableRegistry {
       throw new TopicCollisionError(this.#options.topicPrefix, owner, { schema, table }, topic, tableTopic(this.#options.topicPrefix, owner.schema, owner.table));
     }
     this.#topicOwners.set(topicCollisionKey(topic), { oid: relationOid, schema, table });
-    const schemas = deriveChangeSchemas(topic, { schema, table, columns });
+    const dbz = this.#options.format === 'debezium' ? deriveDebeziumSchemas(topic, { schema, table, columns }) : undefined;
+    const schemas = dbz ?? deriveChangeSchemas(topic, { schema, table, columns });
     const partitions = await this.#topics.ensure(topic);
+    if (dbz) await refuseCompactedForDebezium(this.#topics, topic, schema, table, partitions, this.#log);
     const keySchemaId = await this.#registry.register(keySubject(topic), schemas.key);
     const valueSchemaId = await this.#registry.register(valueSubject(topic), schemas.value);
     const keyIndexes = columns
@@ -177,6 +187,7 @@ export class TableRegistry {
       converters: columns.map((c) => valueConverter(c)),
       tupleColumns,
       typeOids,
+      ...(dbz ? { debezium: { fields: dbz.fields } } : {}),
     };
     const previous = this.#byOid.get(relationOid);
     this.#byOid.set(relationOid, captured);

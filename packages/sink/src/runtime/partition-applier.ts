@@ -98,7 +98,7 @@ export class PartitionApplier {
     if (refused) {
       await o.deadLetters.handle(topic, partition, marker, refused, 'table', refused.table);
     } else {
-      const record = asTruncate(topic, partition, marker, await o.decoder.decode(marker.key, marker.value, marker.headers));
+      const record = asTruncate(topic, partition, marker, await o.decoder.decode(marker.key, marker.value, marker.headers, topic));
       let state: 'waiting' | 'done';
       try {
         state = await o.barrier.reach(topic, partition, marker, record);

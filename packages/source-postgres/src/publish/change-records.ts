@@ -12,6 +12,7 @@ import {
 } from '@walrelay/core';
 import type avro from 'avsc';
 import type { OutRecord } from './publisher.js';
+import { debeziumChangeRecords, debeziumTruncateRecords, type DebeziumTableFormat } from '../debezium-format/debezium-records.js';
 
 /** Everything needed to turn a row change of one table into Kafka records. */
 export interface TableTopic {
@@ -26,6 +27,8 @@ export interface TableTopic {
   readonly valueSchemaId: number;
   readonly keyType: avro.Type;
   readonly valueType: avro.Type;
+  /** Set when the source writes Debezium's format (`format: debezium`). */
+  readonly debezium?: DebeziumTableFormat | undefined;
 }
 
 /** A row image keyed by Avro field name. */
@@ -53,6 +56,7 @@ export interface ChangeInput {
 
 /** The Kafka record of one change (and the tombstone after a delete when asked). */
 export function changeRecords(t: TableTopic, change: ChangeInput, tombstone: boolean): OutRecord[] {
+  if (t.debezium) return debeziumChangeRecords(t, t.debezium, change, tombstone);
   const keyRow = keyImage(t, (change.op === 'd' ? change.before : change.after) as RowImage);
   const keyPayload = encodeAvro(t.keyType, keyRow);
   const key = frame(t.keySchemaId, keyPayload);
@@ -79,6 +83,7 @@ export function changeRecords(t: TableTopic, change: ChangeInput, tombstone: boo
  * envelope with op `t`.
  */
 export function truncateRecords(t: TableTopic, source: SourceBlock): OutRecord[] {
+  if (t.debezium) return debeziumTruncateRecords(t, source);
   const value = frame(
     t.valueSchemaId,
     encodeAvro(t.valueType, {

@@ -6,7 +6,8 @@ import { encodeCheckpoint, type SourceCheckpoint } from './checkpoint.js';
 export interface OutRecord {
   readonly topic: string;
   readonly partition: number;
-  readonly key: Buffer;
+  /** null only for a truncate in format debezium (Debezium's null-key truncate record). */
+  readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly headers?: Record<string, string>;
 }
@@ -115,7 +116,7 @@ export class TransactionalPublisher {
 
   /** Buffers a record; returns a promise only when it sends (await it then), so the common path costs no await. */
   add(record: OutRecord): Promise<void> | undefined {
-    const bytes = record.key.length + (record.value?.length ?? 0);
+    const bytes = (record.key?.length ?? 0) + (record.value?.length ?? 0);
     this.#buffer.push({
       key: record.key,
       value: record.value,

@@ -15,6 +15,7 @@ export interface TopicSettings {
  * matters, and retention must never delete it), and rolls a segment every hour so it
  * stays small however many transactions are committed.
  */
+
 const CHECKPOINT_TOPIC_CONFIG: Record<string, string> = { 'cleanup.policy': 'compact', 'segment.ms': '3600000' };
 
 /** Creates topics the source writes to (if missing) and knows their partition counts. */
@@ -68,6 +69,16 @@ export class TopicManager {
       ? { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': String(this.#settings.minCompactionLagMs) }
       : {};
     return { ...compacted, ...this.#settings.config };
+  }
+
+  /** The topic's cleanup.policy as the broker reports it (`delete` when it reports none). */
+  async cleanupPolicy(topic: string): Promise<string> {
+    try {
+      const r = await this.#admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_CONFIG_RESOURCE, name: topic, configNames: ['cleanup.policy'] }] });
+      return r.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? 'delete';
+    } catch (e) {
+      throw new ConnectionError('kafka', `could not read the configuration of topic ${topic}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   async #ensure(topic: string, partitions: number, config: Record<string, string>): Promise<number> {
