@@ -76,7 +76,15 @@ export async function runSnapshotCommand(
     if (cmd.action === 'list') {
       const log = createLogger('walrelay-source-snapshot', 'warn');
       const kafka = createKafka(cfg.kafka, log, `walrelay-snapshot-list-${cfg.slot}`);
-      const cp = await readCheckpoint(kafka, checkpointTopic(cfg.topicPrefix), cfg.slot, log, 30_000);
+      const topic = checkpointTopic(cfg.topicPrefix);
+      const admin = kafka.admin();
+      await admin.connect();
+      const exists = (await admin.listTopics().finally(() => admin.disconnect())).includes(topic);
+      if (!exists) {
+        out(JSON.stringify({ error: `no checkpoint topic ${topic}: no walrelay-source has run with topic prefix ${cfg.topicPrefix} (set topicPrefix / WALRELAY_TOPIC_PREFIX as for the source)` }));
+        return 1;
+      }
+      const cp = await readCheckpoint(kafka, topic, cfg.slot, log, 30_000);
       out(
         JSON.stringify({
           slot: cfg.slot,
