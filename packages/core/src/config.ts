@@ -287,6 +287,12 @@ function unwrap(node: ZodNode): { node: ZodNode; defaultValue: unknown; hasDefau
   let description = n.description;
   for (;;) {
     const def = n._zod.def;
+    if (def.type === 'pipe') {
+      // `.transform(…)`: describe the input side (what an operator writes).
+      n = def.in as ZodNode;
+      description ??= n.description;
+      continue;
+    }
     if (def.type === 'default' || def.type === 'prefault') {
       if (!hasDefault) {
         defaultValue = def.type === 'default' ? def.defaultValue : undefined;
