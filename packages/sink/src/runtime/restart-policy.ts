@@ -1,18 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay, isRetriable, WalrelayError, withRetry, type Logger } from '@walrelay/core';
+import { backoffDelay, errorMessage, isRetriable, type Logger } from '@walrelay/core';
 
 /** The runtime was asked to stop (SIGTERM): finish the batch in hand, then leave. */
-export class StopSignal extends WalrelayError {
+export class StopSignal extends Error {
   constructor() {
-    super('STOP', 'stop requested');
+    super('stop requested');
   }
 }
 
 /** New matching table topics exist: the consumer restarts to subscribe to them. */
-export class TopicsChanged extends WalrelayError {
+export class TopicsChanged extends Error {
   readonly topics: readonly string[];
   constructor(topics: readonly string[]) {
-    super('TOPICS_CHANGED', 'new topics to subscribe to', { details: { topics } });
+    super('new topics to subscribe to');
     this.topics = topics;
   }
 }
@@ -69,17 +69,18 @@ export class RestartPolicy {
     fn: () => Promise<void>,
     options: { readonly stopping: () => boolean; readonly heartbeat?: () => Promise<void>; readonly onRetry?: (attempt: number) => void; readonly log: Logger },
   ): Promise<void> {
-    // core's one retry helper, with this policy's attempts, backoff and clock.
-    await withRetry('target apply', () => fn(), options.log, {
-      initialMs: this.#retry.initialMs,
-      maxMs: this.#retry.maxMs,
-      attempts: APPLY_ATTEMPTS,
-      stopped: options.stopping,
-      sleep: this.#sleep,
-      onRetry: async (attempt) => {
-        options.onRetry?.(attempt - 1);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fn();
+        return;
+      } catch (e) {
+        if (!isRetriable(e) || options.stopping() || attempt + 1 >= APPLY_ATTEMPTS) throw e;
+        const delay = backoffDelay(attempt, this.#retry.initialMs, this.#retry.maxMs);
+        options.onRetry?.(attempt);
+        options.log.warn({ err: errorMessage(e), attempt: attempt + 1, retryInMs: delay }, 'target apply failed, retrying the batch');
+        await this.#sleep(delay);
         await options.heartbeat?.().catch(() => undefined);
-      },
-    });
+      }
+    }
   }
 }

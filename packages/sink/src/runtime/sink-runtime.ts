@@ -48,8 +48,6 @@ export class SinkRuntime {
   #state: SinkState = 'starting';
   #lastError: string | undefined;
   #stopRequested = false;
-  /** Ends a restart wait at once when stop() is called (SIGTERM during a backoff). */
-  #wakeFromWait: (() => void) | undefined;
   #crash: ((e: Error) => void) | undefined;
   #closers: (() => Promise<void>)[] = [];
 
@@ -84,7 +82,6 @@ export class SinkRuntime {
     this.#state = 'stopping';
     this.#o.log.info('stopping: finishing the batch in hand');
     this.#crash?.(new StopSignal());
-    this.#wakeFromWait?.();
   }
 
   async run(): Promise<void> {
@@ -111,12 +108,7 @@ export class SinkRuntime {
         }
         this.#o.log.warn({ err: errorMessage(e), retryInMs: decision.delayMs }, 'sink failed; reconnecting and resuming from the offsets stored in the target');
         this.#state = 'starting';
-        await Promise.race([this.#policy.wait(decision.delayMs), new Promise<void>((resolve) => (this.#wakeFromWait = resolve))]);
-        this.#wakeFromWait = undefined;
-        if (this.#stopRequested) {
-          this.#state = 'stopped';
-          return;
-        }
+        await this.#policy.wait(decision.delayMs);
       } finally {
         await this.#closeAll();
       }
