@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfig, loadConfig, tlsConfig, type EnvBindings } from '@walrelay/core';
+import { commonConfig, commonEnv, loadConfig, tlsConfig, type EnvBindings } from '@walrelay/core';
 
 /**
  * What `walrelay` reads: the same keys and environment variables as the binaries
@@ -49,19 +49,11 @@ export const cliConfigSchema = z
 
 export type CliConfig = z.output<typeof cliConfigSchema>;
 
+/** The binaries' shared variables (core's commonEnv, less the HTTP server and shutdown ones), plus the CLI's own. */
+const { WALRELAY_HTTP_HOST: _host, WALRELAY_HTTP_PORT: _port, WALRELAY_SHUTDOWN_TIMEOUT_MS: _shutdown, ...shared } = commonEnv;
+
 export const cliEnv: EnvBindings = {
-  WALRELAY_KAFKA_BROKERS: { path: ['kafka', 'brokers'], type: 'list' },
-  WALRELAY_KAFKA_CLIENT_ID: { path: ['kafka', 'clientId'] },
-  WALRELAY_KAFKA_SSL: { path: ['kafka', 'ssl'], type: 'json' },
-  WALRELAY_KAFKA_SASL_MECHANISM: { path: ['kafka', 'sasl', 'mechanism'] },
-  WALRELAY_KAFKA_SASL_USERNAME: { path: ['kafka', 'sasl', 'username'] },
-  WALRELAY_KAFKA_SASL_PASSWORD: { path: ['kafka', 'sasl', 'password'] },
-  WALRELAY_SCHEMA_REGISTRY_URL: { path: ['schemaRegistry', 'url'] },
-  WALRELAY_SCHEMA_REGISTRY_USERNAME: { path: ['schemaRegistry', 'username'] },
-  WALRELAY_SCHEMA_REGISTRY_PASSWORD: { path: ['schemaRegistry', 'password'] },
-  WALRELAY_SCHEMA_REGISTRY_CA_FILE: { path: ['schemaRegistry', 'caFile'] },
-  WALRELAY_TOPIC_PREFIX: { path: ['topicPrefix'] },
-  WALRELAY_LOG_LEVEL: { path: ['logLevel'] },
+  ...shared,
   WALRELAY_PG_URL: { path: ['postgres', 'url'] },
   WALRELAY_PG_SSL: { path: ['postgres', 'ssl'], type: 'json' },
   WALRELAY_SLOT: { path: ['slot'], type: 'list' },
