@@ -35,6 +35,8 @@ interface SchemaEntry {
   readonly shape: TableShape | null;
   readonly format: RecordFormat | 'key';
   readonly text: string;
+  /** A key schema's field names in key order, parsed once per schema id (Debezium's records need them). */
+  readonly keyFields?: string[];
 }
 
 /** What the decoder needs of a registry client. */
@@ -108,7 +110,7 @@ export class RecordDecoder {
     let keyValue: Record<string, unknown> | null = null;
     if (key && key.length > 0) {
       const k = await this.#key(key);
-      keyFields = keyFieldsOf(k.text);
+      keyFields = k.fields;
       keyValue = k.value;
       this.#keyFieldsByValue.set(schemaId, keyFields);
     } else {
@@ -139,12 +141,12 @@ export class RecordDecoder {
     return t;
   }
 
-  async #key(key: Buffer): Promise<{ value: Record<string, unknown>; text: string }> {
+  async #key(key: Buffer): Promise<{ value: Record<string, unknown>; fields: string[] }> {
     const k = unframe(key);
     const keyEntry = await this.#schema(k.schemaId, false);
     const keyValue = decodeAvro(keyEntry.type, k.payload) as Record<string, unknown>;
     if (typeof keyValue !== 'object' || keyValue === null) throw new DecodeError(`key with schema id ${k.schemaId} is not a record`);
-    return { value: keyValue, text: keyEntry.text };
+    return { value: keyValue, fields: keyEntry.keyFields ?? [] };
   }
 
   #schema(id: number, isValue: boolean): Promise<SchemaEntry> {
@@ -152,7 +154,7 @@ export class RecordDecoder {
     if (!entry) {
       entry = this.#registry.schemaById(id).then((text): SchemaEntry => {
         const type = avroType(text);
-        if (!isValue) return { type, shape: null, format: 'key', text };
+        if (!isValue) return { type, shape: null, format: 'key', text, ...keyFieldsIfRecord(text) };
         let parsed: unknown;
         try {
           parsed = JSON.parse(text);
@@ -166,5 +168,14 @@ export class RecordDecoder {
       entry.catch(() => this.#schemas.delete(id));
     }
     return entry;
+  }
+}
+
+/** The field names of a record key schema (none for another kind: the decoded key is refused then). */
+function keyFieldsIfRecord(text: string): { keyFields?: string[] } {
+  try {
+    return { keyFields: keyFieldsOf(text) };
+  } catch {
+    return {};
   }
 }
