@@ -60,7 +60,14 @@ describe('a sink behind the log cleaner (compacted topics, SQLite)', () => {
 
     // Keep appending so segments roll (segment.ms): to every partition of keep, and to
     // partition 0 of trunc only, so only that partition of trunc is compacted.
-    const trunc = await readTopic(truncTopic);
+    // The source may not have published the last rows yet: wait until the topic holds them.
+    let trunc: ReadRecord[] = [];
+    const lastRows = (rs: readonly ReadRecord[]) => rs.filter((r) => r.value?.op === 'c' && Number((r.key as { id: bigint }).id) >= 300);
+    await waitFor('the last rows of trunc in its topic', async () => lastRows((trunc = await readTopic(truncTopic))).length === 31, {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+      describe: () => `${lastRows(trunc).length} of 31`,
+    });
     const p0Keys = [...new Set(trunc.filter((r) => r.partition === 0 && r.value?.op === 'c' && Number((r.key as { id: bigint }).id) >= 300).map((r) => Number((r.key as { id: bigint }).id)))];
     assert.ok(p0Keys.length > 0, 'some of the last rows of trunc are in partition 0');
     let round = 0;

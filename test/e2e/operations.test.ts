@@ -8,7 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import kafkajs from 'kafkajs';
-import { commonEnv, describeSettings, tableTopic } from '@walrelay/core';
+import { commonEnv, describeSettings, tableTopic, type ChangeEnvelope } from '@walrelay/core';
 import { sourceConfigSchema, sourceEnv } from '@walrelay/source-postgres';
 import { sinkConfigSchema, sinkEnv } from '@walrelay/sink';
 import { KAFKA_BROKERS, PG_URL, REGISTRY_URL, uniqueName } from '../support/env.js';
@@ -459,7 +459,12 @@ describe('a record larger than the topic accepts', () => {
     await db.query(`INSERT INTO ${q(schema)}.docs VALUES (1, 'small')`);
     // 5 MB of incompressible text (PostgreSQL's TOAST compression does not reach Kafka anyway).
     const big = randomBytes(2_600_000).toString('hex').slice(0, 5_000_000);
+    // Row 6 goes in the same transaction, before the big one: it is published (with the
+    // transaction's position) and the source stops exactly at row 7.
+    await db.query('BEGIN');
+    await db.query(`INSERT INTO ${q(schema)}.docs VALUES (6, 'before the big one')`);
     await db.query(`INSERT INTO ${q(schema)}.docs VALUES (7, $1)`, [big]);
+    await db.query('COMMIT');
     await db.query(`INSERT INTO ${q(schema)}.docs VALUES (8, 'after the big one')`);
     const failures = (): Record<string, unknown>[] => source!.logs().filter((l) => l.msg === 'source pipeline failed; restarting from the last checkpoint' && l.code === 'RECORD_TOO_LARGE');
     await waitFor('the refusal', () => failures().length >= 1, { timeoutMs: 60_000, describe: () => source!.stderr() });
@@ -488,9 +493,9 @@ describe('a record larger than the topic accepts', () => {
     const collector = new TopicCollector([topic]);
     await collector.start();
     try {
-      await collector.waitForCount(1, 60_000);
+      await collector.waitForCount(2, 60_000, () => source!.stderr().slice(-3000));
       const ids = (): unknown[] => collector.changes().map((c) => (c.after as { id?: unknown } | null)?.id);
-      assert.deepEqual(ids(), [1]);
+      assert.deepEqual([...ids()].sort(), [1, 6]);
 
       // The operator raises the topic's limit: the source passes without a restart, in order.
       const admin = new kafkajs.Kafka({ clientId: 'walrelay-test', brokers: KAFKA_BROKERS, logLevel: kafkajs.logLevel.NOTHING }).admin();
@@ -500,11 +505,16 @@ describe('a record larger than the topic accepts', () => {
       } finally {
         await admin.disconnect();
       }
-      await waitFor('rows 7 and 8', () => ids().length >= 3, { timeoutMs: 90_000, describe: () => source!.stderr().slice(-3000) });
-      // 7 and 8 may sit on different partitions: order them by commit LSN.
-      const byLsn = [...collector.changes()].sort((a, b) => (BigInt(String(a.source.commit_lsn)) < BigInt(String(b.source.commit_lsn)) ? -1 : 1));
-      assert.deepEqual(byLsn.map((c) => (c.after as { id?: unknown } | null)?.id), [1, 7, 8]);
-      assert.equal((byLsn[1]!.after as { body: string }).body.length, 5_000_000);
+      await waitFor('rows 7 and 8', () => ids().length >= 4, { timeoutMs: 90_000, describe: () => source!.stderr().slice(-3000) });
+      // The rows may sit on different partitions: order them by commit LSN, then LSN. Each once.
+      const at = (c: ChangeEnvelope): [bigint, bigint] => [BigInt(String(c.source.commit_lsn)), BigInt(String(c.source.lsn))];
+      const byLsn = [...collector.changes()].sort((a, b) => {
+        const [ca, la] = at(a);
+        const [cb, lb] = at(b);
+        return ca !== cb ? (ca < cb ? -1 : 1) : la < lb ? -1 : la > lb ? 1 : 0;
+      });
+      assert.deepEqual(byLsn.map((c) => (c.after as { id?: unknown } | null)?.id), [1, 6, 7, 8]);
+      assert.equal((byLsn[2]!.after as { body: string }).body.length, 5_000_000);
     } finally {
       await collector.stop();
     }

@@ -58,8 +58,11 @@ export class TopicCollector {
   }
 
   /** Waits until at least `n` records (tombstones included) arrived. */
-  async waitForCount(n: number, timeoutMs = 60_000): Promise<ReadRecord[]> {
-    await waitFor(`${n} records (have ${this.records.length})`, () => this.records.length >= n, { timeoutMs });
+  async waitForCount(n: number, timeoutMs = 60_000, describe?: () => Promise<string> | string): Promise<ReadRecord[]> {
+    await waitFor(`${n} records`, () => this.records.length >= n, {
+      timeoutMs,
+      describe: async () => `have ${this.records.length}: ${JSON.stringify(this.records.map((r) => ({ p: r.partition, o: String(r.offset), h: r.headers })))}${describe ? `\n${await describe()}` : ''}`.slice(-6000),
+    });
     return this.records;
   }
 

@@ -71,6 +71,8 @@ export class ChangeStream {
   #tx: OpenTx | null = null;
   /** Transactions fully added to the open Kafka transaction, not yet committed. */
   #pendingCommits = 0;
+  /** Between a change's start and its first record (where a refused record may commit what precedes it). */
+  #changeStart = false;
   #pendingBytes = 0;
   #pendingSince = 0;
   #lastCommitMicros = 0n;
@@ -276,6 +278,7 @@ export class ChangeStream {
       case 'delete':
       case 'truncate':
         await this.#onChange(lsn, m);
+        this.#changeStart = false;
         return;
       case 'message':
         await this.#onLogicalMessage(lsn, m);
@@ -296,6 +299,7 @@ export class ChangeStream {
       this.#metrics.skipped.inc({ reason: 'already_published' });
       return;
     }
+    this.#changeStart = true;
     if (m.tag !== 'truncate' && this.#signal && m.relationOid === this.#signal.oid) {
       if (m.tag === 'insert') this.#incremental?.onSignal(this.#signalRow(m.newTuple));
       return;
@@ -431,6 +435,21 @@ export class ChangeStream {
   }
 
   async #add(r: Parameters<TransactionalPublisher['add']>[0]): Promise<void> {
+    if (!this.#publisher.fitsAlone(r)) {
+      const refused = await this.#publisher.refusal(r);
+      if (refused) {
+        // Stop exactly at this change: commit what precedes it (earlier transactions, and the
+        // earlier changes of this one with their position), so only the refused change and
+        // what follows wait. Only at a change's first record: a change is never half published.
+        const tx = this.#tx;
+        if (tx && this.#changeStart && tx.seq > 0n) {
+          tx.seq--;
+          if (this.#publisher.inTransaction > 0 || this.#pendingCommits > 0) await this.#commitKafka();
+        }
+        throw refused;
+      }
+    }
+    this.#changeStart = false;
     const bytes = (r.key?.length ?? 0) + (r.value?.length ?? 0);
     this.#pendingBytes += bytes;
     this.#metrics.bytes.inc(bytes);

@@ -75,6 +75,8 @@ export class TransactionalPublisher {
   /** Records sent or buffered in the open transaction. */
   #inTransaction = 0;
   readonly stats: PublishStats = { records: 0, bytes: 0, sends: 0 };
+  /** Limits `refusal` read, per topic (records known to fit skip the await). */
+  readonly #limits = new Map<string, number>();
   onSend: ((records: number, bytes: number, ms: number) => void) | undefined;
   /** Each topic's batch size limit: records above it are refused with a clear error, batches are split below it. */
   topicLimits: TopicLimits | undefined;
@@ -112,6 +114,34 @@ export class TransactionalPublisher {
 
   get pendingRecords(): number {
     return this.#inTransaction;
+  }
+
+  /**
+   * True when `record` is known to fit its topic's batch limit on its own (the limit was read
+   * before), so the common path costs no await; false means: ask `refusal`.
+   */
+  fitsAlone(record: OutRecord): boolean {
+    if (!this.topicLimits) return true;
+    const limit = this.#limits.get(record.topic);
+    return limit !== undefined && BATCH_OVERHEAD + recordBytes(record) <= limit;
+  }
+
+  /**
+   * The error naming `record` when its topic cannot take it even alone (above the topic's
+   * `max.message.bytes`), else undefined. The stream asks before adding a change's records,
+   * so it can commit what precedes the refused record and stop exactly at it.
+   */
+  async refusal(record: OutRecord): Promise<RecordTooLargeError | undefined> {
+    if (!this.topicLimits) return undefined;
+    const limit = await this.topicLimits.maxMessageBytes(record.topic);
+    const size = recordBytes(record);
+    if (BATCH_OVERHEAD + size <= limit) {
+      this.#limits.set(record.topic, limit);
+      return undefined;
+    }
+    // Not cached: the operator may raise the limit, and the next attempt reads it again.
+    this.#limits.delete(record.topic);
+    return this.#tooLarge(record.topic, record, size, limit);
   }
 
   /** Buffers a record; returns a promise only when it sends (await it then), so the common path costs no await. */
