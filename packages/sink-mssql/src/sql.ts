@@ -256,6 +256,46 @@ export function truncateSql(schema: string, table: string): string {
 }
 
 /** Guarded by `OBJECT_ID(@object, N'U') IS NULL` like createTableSql. Key: 510 + 249 + 4 bytes ≤ 900. */
+export const DEFAULT_OWNERS_TABLE = 'walrelay_table_owners';
+
+/**
+ * Which topic writes each target table. [target_table] keeps the database's default
+ * collation: claims compare names the way the database compares table names.
+ */
+export function ownersTableSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OWNERS_TABLE): string {
+  return [
+    "IF OBJECT_ID(@object, N'U') IS NULL",
+    `CREATE TABLE ${qualified(schema, table)} (`,
+    '  [target_table] NVARCHAR(128) NOT NULL,',
+    `  [topic] VARCHAR(249) COLLATE ${BIN_COLLATION} NOT NULL,`,
+    '  [source_table] NVARCHAR(300) NOT NULL,',
+    '  [claimed_at] DATETIME2(6) NOT NULL,',
+    '  PRIMARY KEY CLUSTERED ([target_table])',
+    ')',
+  ].join('\n');
+}
+
+/**
+ * Inserts the claim unless the name is held (UPDLOCK + HOLDLOCK: two claimants of one
+ * name serialise on its key range), then returns the holder. Parameters: @table, @topic, @source.
+ */
+export function claimTableSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OWNERS_TABLE): string {
+  const t = qualified(schema, table);
+  return [
+    'SET XACT_ABORT ON;',
+    'BEGIN TRANSACTION;',
+    `INSERT INTO ${t} ([target_table], [topic], [source_table], [claimed_at])`,
+    `SELECT @table, @topic, @source, SYSUTCDATETIME() WHERE NOT EXISTS (SELECT 1 FROM ${t} WITH (UPDLOCK, HOLDLOCK) WHERE [target_table] = @table);`,
+    'COMMIT TRANSACTION;',
+    `SELECT [target_table], [topic], [source_table] FROM ${t} WHERE [target_table] = @table;`,
+  ].join('\n');
+}
+
+/** Parameter: @table. */
+export function tableOwnerSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OWNERS_TABLE): string {
+  return `SELECT [target_table], [topic], [source_table] FROM ${qualified(schema, table)} WHERE [target_table] = @table`;
+}
+
 export function offsetsTableSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OFFSETS_TABLE): string {
   return [
     "IF OBJECT_ID(@object, N'U') IS NULL",

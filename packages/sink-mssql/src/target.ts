@@ -1,5 +1,5 @@
-import { ConnectionError, errorMessage, type Logger, type SchemaColumn } from '@walrelay/core';
-import { checkFence, lsnFromSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
+import { ApplyError, ConnectionError, errorMessage, type Logger, type SchemaColumn } from '@walrelay/core';
+import { checkFence, lsnFromSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import sql from 'mssql';
 import type { ConnectionPool, Transaction, config as MssqlConfig } from 'mssql';
 import { classifyMssqlError, scrub } from './errors.js';
@@ -17,6 +17,10 @@ import {
   createTableSql,
   loadOffsetsSql,
   offsetsTableSql,
+  DEFAULT_OWNERS_TABLE,
+  claimTableSql,
+  ownersTableSql,
+  tableOwnerSql,
   qualified,
   quoteIdent,
 } from './sql.js';
@@ -37,6 +41,8 @@ export interface MssqlTargetOptions {
   /** Rows per staging INSERT at most (default 1000; always ≤ 2,000 parameters). */
   readonly maxRowsPerStatement?: number;
   readonly offsetsTable?: string;
+  /** Name of the table owners table (default walrelay_table_owners). */
+  readonly ownersTable?: string;
 }
 export class MssqlTarget implements TargetDriver {
   readonly dialect = 'mssql';
@@ -44,6 +50,7 @@ export class MssqlTarget implements TargetDriver {
   private readonly parsed: ParsedMssqlUrl;
   private readonly schema: string;
   private readonly offsetsTable: string;
+  private readonly ownersTable: string;
 
   constructor(
     private readonly options: MssqlTargetOptions,
@@ -54,6 +61,8 @@ export class MssqlTarget implements TargetDriver {
     this.offsetsTable = options.offsetsTable ?? DEFAULT_OFFSETS_TABLE;
     quoteIdent(this.schema);
     quoteIdent(this.offsetsTable);
+    this.ownersTable = options.ownersTable ?? DEFAULT_OWNERS_TABLE;
+    quoteIdent(this.ownersTable);
   }
 
   private config(): MssqlConfig {
@@ -121,6 +130,26 @@ export class MssqlTarget implements TargetDriver {
 
   async ensureOffsetsTable(): Promise<void> {
     await this.query(`create ${this.offsetsTable}`, offsetsTableSql(this.schema, this.offsetsTable), [this.objectParam(this.offsetsTable)]);
+    await this.query(`create ${this.ownersTable}`, ownersTableSql(this.schema, this.ownersTable), [this.objectParam(this.ownersTable)]);
+  }
+
+  async claimTable(owner: TableOwner): Promise<TableOwner> {
+    const rows = await this.query<{ target_table: string; topic: string; source_table: string }>(`claim target table ${owner.table}`, claimTableSql(this.schema, this.ownersTable), [
+      { name: 'table', kind: 'nvarchar', value: owner.table },
+      { name: 'topic', kind: 'nvarchar', value: owner.topic },
+      { name: 'source', kind: 'nvarchar', value: owner.source },
+    ]);
+    const r = rows[0];
+    if (!r) throw new ApplyError(`the claim of target table ${owner.table} in ${this.ownersTable} was not stored`);
+    return { table: r.target_table, topic: r.topic, source: r.source_table };
+  }
+
+  async tableOwner(table: string): Promise<TableOwner | null> {
+    const rows = await this.query<{ target_table: string; topic: string; source_table: string }>(`owner of target table ${table}`, tableOwnerSql(this.schema, this.ownersTable), [
+      { name: 'table', kind: 'nvarchar', value: table },
+    ]);
+    const r = rows[0];
+    return r ? { table: r.target_table, topic: r.topic, source: r.source_table } : null;
   }
 
   async loadOffsets(groupId: string): Promise<StoredOffset[]> {

@@ -280,6 +280,34 @@ export function truncateSql(table: string): string {
   return `DELETE FROM ${quoteIdent(table)}`;
 }
 
+export const DEFAULT_OWNERS_TABLE = 'walrelay_table_owners';
+
+/** Which topic writes each target table (utf8mb4_bin: names compare as the server's table names do with lower_case_table_names = 0). */
+export function ownersTableSql(table = DEFAULT_OWNERS_TABLE): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (`,
+    '  `target_table` VARCHAR(64) NOT NULL,',
+    '  `topic` VARCHAR(249) NOT NULL,',
+    '  `source_table` VARCHAR(255) NOT NULL,',
+    '  `claimed_at` DATETIME(6) NOT NULL,',
+    '  PRIMARY KEY (`target_table`)',
+    `) ${TABLE_OPTIONS}`,
+  ].join('\n');
+}
+
+/** Parameters: target_table, topic, source_table. Keeps an existing claim (the no-op update only reports the duplicate). */
+export function claimTableSql(table = DEFAULT_OWNERS_TABLE): string {
+  return (
+    `INSERT INTO ${quoteIdent(table)} (\`target_table\`, \`topic\`, \`source_table\`, \`claimed_at\`) VALUES (?, ?, ?, UTC_TIMESTAMP(6)) ` +
+    'ON DUPLICATE KEY UPDATE `target_table` = `target_table`'
+  );
+}
+
+/** Parameter: target_table. */
+export function tableOwnerSql(table = DEFAULT_OWNERS_TABLE): string {
+  return `SELECT \`target_table\`, \`topic\`, \`source_table\` FROM ${quoteIdent(table)} WHERE \`target_table\` = ?`;
+}
+
 export function offsetsTableSql(table = DEFAULT_OFFSETS_TABLE): string {
   return [
     `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (`,

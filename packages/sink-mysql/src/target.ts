@@ -1,9 +1,13 @@
 import { ApplyError, ConfigError, ConnectionError, ValueError, type Logger, type SchemaColumn } from '@walrelay/core';
-import { checkFence, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
+import { checkFence, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, PoolOptions, RowDataPacket } from 'mysql2/promise';
 import {
   DEFAULT_OFFSETS_TABLE,
+  DEFAULT_OWNERS_TABLE,
+  claimTableSql,
+  ownersTableSql,
+  tableOwnerSql,
   EXISTING_COLUMNS_SQL,
   EXTRA_UNIQUE_INDEXES_SQL,
   PRIMARY_KEY_SQL,
@@ -35,6 +39,8 @@ export interface MysqlTargetOptions {
   readonly maxRowsPerStatement?: number;
   /** Name of the offsets table (default walrelay_offsets). */
   readonly offsetsTable?: string;
+  /** Name of the table owners table (default walrelay_table_owners). */
+  readonly ownersTable?: string;
 }
 interface BatchStatement {
   readonly sql: string;
@@ -47,6 +53,9 @@ export class MysqlTarget implements TargetDriver {
   private pool: Pool | undefined;
   private readonly parsed: ParsedMysqlUrl;
   private readonly offsetsTable: string;
+  private readonly ownersTable: string;
+  /** Whether the server folds table names to lower case (lower_case_table_names > 0), read at the first claim. */
+  private foldsNames: boolean | undefined;
   private readonly maxRows: number;
   private maxPacket = 4 * 1024 * 1024;
   private serverVersion = '';
@@ -58,6 +67,8 @@ export class MysqlTarget implements TargetDriver {
     this.parsed = parseMysqlUrl(options.url);
     this.offsetsTable = options.offsetsTable ?? DEFAULT_OFFSETS_TABLE;
     quoteIdent(this.offsetsTable);
+    this.ownersTable = options.ownersTable ?? DEFAULT_OWNERS_TABLE;
+    quoteIdent(this.ownersTable);
     this.maxRows = options.maxRowsPerStatement ?? 1000;
     if (!Number.isInteger(this.maxRows) || this.maxRows < 1) throw new ConfigError('maxRowsPerStatement must be a positive integer');
   }
@@ -148,6 +159,31 @@ export class MysqlTarget implements TargetDriver {
 
   async ensureOffsetsTable(): Promise<void> {
     await this.run(`create ${this.offsetsTable}`, (pool) => pool.query(offsetsTableSql(this.offsetsTable)));
+    await this.run(`create ${this.ownersTable}`, (pool) => pool.query(ownersTableSql(this.ownersTable)));
+  }
+
+  async claimTable(owner: TableOwner): Promise<TableOwner> {
+    const table = await this.claimKey(owner.table);
+    await this.run(`claim target table ${owner.table}`, (pool) => pool.query(claimTableSql(this.ownersTable), [table, owner.topic, owner.source]));
+    const holder = await this.tableOwner(owner.table);
+    if (!holder) throw new ApplyError(`the claim of target table ${owner.table} in ${this.ownersTable} was not stored`);
+    return holder;
+  }
+
+  async tableOwner(table: string): Promise<TableOwner | null> {
+    const key = await this.claimKey(table);
+    const [rows] = await this.run(`owner of target table ${table}`, (pool) => pool.query<RowDataPacket[]>(tableOwnerSql(this.ownersTable), [key]));
+    const r = rows[0];
+    return r ? { table: String(r['target_table']), topic: String(r['topic']), source: String(r['source_table']) } : null;
+  }
+
+  /** A table name as the server compares it: lower-cased where lower_case_table_names folds names. */
+  private async claimKey(table: string): Promise<string> {
+    if (this.foldsNames === undefined) {
+      const [rows] = await this.run('read lower_case_table_names', (pool) => pool.query<RowDataPacket[]>('SELECT @@lower_case_table_names AS n'));
+      this.foldsNames = Number(rows[0]?.['n'] ?? 0) > 0;
+    }
+    return this.foldsNames ? table.toLowerCase() : table;
   }
 
   async loadOffsets(groupId: string): Promise<StoredOffset[]> {

@@ -90,6 +90,33 @@ export function truncateSql(table: string): string {
   return `DELETE FROM ${quoteIdent(table)}`;
 }
 
+export const DEFAULT_OWNERS_TABLE = 'walrelay_table_owners';
+
+/** SQLite compares table names without regard to ASCII case, so the claims do too (NOCASE). */
+export function ownersTableSql(table = DEFAULT_OWNERS_TABLE): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (`,
+    '  "target_table" TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,',
+    '  "topic" TEXT NOT NULL,',
+    '  "source_table" TEXT NOT NULL,',
+    '  "claimed_at" TEXT NOT NULL',
+    ')',
+  ].join('\n');
+}
+
+/** Parameters: target_table, topic, source_table. Keeps an existing claim. */
+export function claimTableSql(table = DEFAULT_OWNERS_TABLE): string {
+  return (
+    `INSERT INTO ${quoteIdent(table)} ("target_table", "topic", "source_table", "claimed_at") VALUES (?, ?, ?, strftime('%Y-%m-%d %H:%M:%f','now')) ` +
+    'ON CONFLICT ("target_table") DO NOTHING'
+  );
+}
+
+/** Parameter: target_table. */
+export function tableOwnerSql(table = DEFAULT_OWNERS_TABLE): string {
+  return `SELECT "target_table", "topic", "source_table" FROM ${quoteIdent(table)} WHERE "target_table" = ?`;
+}
+
 export function offsetsTableSql(table = DEFAULT_OFFSETS_TABLE): string {
   return [
     `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (`,

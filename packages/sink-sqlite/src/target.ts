@@ -1,10 +1,14 @@
 import { ApplyError, ConfigError, ConnectionError, errorMessage, type Logger, type SchemaColumn } from '@walrelay/core';
-import { checkFence, chunkSizes, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '@walrelay/sink';
+import { checkFence, chunkSizes, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { classifySqliteError } from './errors.js';
 import {
   DEFAULT_OFFSETS_TABLE,
+  DEFAULT_OWNERS_TABLE,
+  claimTableSql,
+  ownersTableSql,
+  tableOwnerSql,
   EXISTING_COLUMNS_SQL,
   EXTRA_UNIQUE_INDEXES_SQL,
   PRIMARY_KEY_SQL,
@@ -34,6 +38,8 @@ export interface SqliteTargetOptions {
   readonly statementCacheSize?: number;
   /** Name of the offsets table (default walrelay_offsets). */
   readonly offsetsTable?: string;
+  /** Name of the table owners table (default walrelay_table_owners). */
+  readonly ownersTable?: string;
 }
 interface BatchStatement {
   readonly sql: string;
@@ -46,6 +52,7 @@ export class SqliteTarget implements TargetDriver {
   private db: SqliteDatabase | undefined;
   private readonly path: string;
   private readonly offsetsTable: string;
+  private readonly ownersTable: string;
   private readonly maxRows: number;
   private readonly cacheSize: number;
   private readonly statements = new Map<string, Statement>();
@@ -57,6 +64,8 @@ export class SqliteTarget implements TargetDriver {
     this.path = sqlitePath(options.url);
     this.offsetsTable = options.offsetsTable ?? DEFAULT_OFFSETS_TABLE;
     quoteIdent(this.offsetsTable);
+    this.ownersTable = options.ownersTable ?? DEFAULT_OWNERS_TABLE;
+    quoteIdent(this.ownersTable);
     this.maxRows = options.maxRowsPerStatement ?? 500;
     this.cacheSize = options.statementCacheSize ?? 256;
     if (!Number.isInteger(this.maxRows) || this.maxRows < 1) throw new ConfigError('maxRowsPerStatement must be a positive integer');
@@ -125,6 +134,25 @@ export class SqliteTarget implements TargetDriver {
 
   async ensureOffsetsTable(): Promise<void> {
     this.run(`create ${this.offsetsTable}`, (db) => db.exec(offsetsTableSql(this.offsetsTable)));
+    this.run(`create ${this.ownersTable}`, (db) => db.exec(ownersTableSql(this.ownersTable)));
+  }
+
+  async claimTable(owner: TableOwner): Promise<TableOwner> {
+    return this.run(`claim target table ${owner.table}`, (db) =>
+      db.transaction(() => {
+        db.prepare(claimTableSql(this.ownersTable)).run(owner.table, owner.topic, owner.source);
+        return this.ownerRow(db, owner.table) as TableOwner;
+      }).immediate(),
+    );
+  }
+
+  async tableOwner(table: string): Promise<TableOwner | null> {
+    return this.run(`owner of target table ${table}`, (db) => this.ownerRow(db, table));
+  }
+
+  private ownerRow(db: SqliteDatabase, table: string): TableOwner | null {
+    const row = db.prepare(tableOwnerSql(this.ownersTable)).get(table) as { target_table: string; topic: string; source_table: string } | undefined;
+    return row ? { table: row.target_table, topic: row.topic, source: row.source_table } : null;
   }
 
   async loadOffsets(groupId: string): Promise<StoredOffset[]> {

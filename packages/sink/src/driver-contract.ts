@@ -96,6 +96,20 @@ export function driverContract(name: string, factory: () => Promise<DriverUnderT
       assert.deepEqual(await t.driver.existingColumns(table.name), ['id', 'v', 'w', 'added later']);
     });
 
+    it('claims a target table name once: the first topic keeps it, against concurrent claimants too', async () => {
+      assert.equal(await t.driver.tableOwner('contract_claimed'), null);
+      const first = { table: 'contract_claimed', topic: 'p.s1.claimed', source: 's1.claimed' };
+      assert.deepEqual(await t.driver.claimTable(first), first);
+      assert.deepEqual(await t.driver.claimTable(first), first, 'the holder claiming again keeps it');
+      assert.deepEqual(await t.driver.claimTable({ table: 'contract_claimed', topic: 'p.s2.claimed', source: 's2.claimed' }), first, 'another topic gets the holder back');
+      assert.deepEqual(await t.driver.tableOwner('contract_claimed'), first);
+      const racers = Array.from({ length: 6 }, (_, i) => ({ table: 'contract "raced" é', topic: `p.s${i}.raced`, source: `s${i}.raced "x"` }));
+      const holders = await Promise.all(racers.map((r) => t.driver.claimTable(r)));
+      assert.equal(new Set(holders.map((h) => h.topic)).size, 1, `one holder for all: ${JSON.stringify(holders)}`);
+      assert.ok(racers.some((r) => r.topic === holders[0]!.topic && r.source === holders[0]!.source));
+      assert.equal(holders[0]!.table, 'contract "raced" é');
+    });
+
     it('stores offsets with the rows, exactly (int64 offsets, unsigned 64-bit LSNs)', async () => {
       await apply([{ kind: 'upsert', columns: [id, v, w], rows: [[1n, 'one', 1], [2n, 'two', 2]] }], [off(0, 2n, 0n, 0xffff_ffff_ffff_fff0n), off(1, 9_223_372_036_854_775_807n, undefined, null)]);
       assert.deepEqual(await stored(0), off(0, 2n, undefined, 0xffff_ffff_ffff_fff0n));

@@ -99,6 +99,20 @@ export interface StoredOffset {
   readonly expectedFrom?: bigint;
 }
 
+/**
+ * Which source table writes a target table: the first topic to claim a target name keeps
+ * it, in every sink process and across restarts, so two source tables that map to one
+ * target name can never mix their rows (the later one is refused, naming both).
+ */
+export interface TableOwner {
+  /** Target table name (compared the way the target compares table names). */
+  readonly table: string;
+  /** The topic whose records write it. */
+  readonly topic: string;
+  /** The source table, `schema.table`. */
+  readonly source: string;
+}
+
 /** Everything one target transaction does: the table's steps in order, then the offsets. */
 export interface ApplyBatch {
   readonly table: TargetTable;
@@ -112,8 +126,15 @@ export interface TargetDriver {
   /** Opens the connection (pool). Throws a retriable ConnectionError when unreachable. */
   connect(): Promise<void>;
   close(): Promise<void>;
-  /** Creates `walrelay_offsets` if missing. */
+  /** Creates `walrelay_offsets` and `walrelay_table_owners` if missing. */
   ensureOffsetsTable(): Promise<void>;
+  /**
+   * Claims `owner.table` for `owner.topic` unless another topic holds it, atomically against
+   * every other process; returns the holder (the claimant, or the topic that held it before).
+   */
+  claimTable(owner: TableOwner): Promise<TableOwner>;
+  /** The holder of a target table name, or null when nobody claimed it. */
+  tableOwner(table: string): Promise<TableOwner | null>;
   /** Stored offsets of a consumer group (all topics). */
   loadOffsets(groupId: string): Promise<StoredOffset[]>;
   /** Column names of an existing target table, or null when it does not exist. */

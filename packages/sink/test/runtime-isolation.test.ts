@@ -211,3 +211,49 @@ test('tableNames resolves the clash: both tables apply, each to its own name', a
   sink.runtime.stop();
   await sink.running;
 });
+
+test('a source table that appears later under a name another already writes is refused, in a process that never saw the holder and after a restart; the holder goes on', async () => {
+  const w = world();
+  const target = new MemoryTarget(w.events);
+  const a = new TableTopic(w.schemas, 't.public.items', itemsShape);
+  w.log.create(a.topic, 1);
+  w.log.append(a.topic, 0, a.change('c', { id: 1n, v: 'public' }));
+  const first = startSink({ driver: target, group: w.group, schemas: w.schemas, config: testConfig({ onError: 'dlq' }) });
+  await until('running', () => first.runtime.state === 'running');
+  await w.group.rebalance();
+  await first.source.drain();
+  assert.deepEqual(target.rows('items'), [{ id: 1n, v: 'public' }]);
+  assert.deepEqual(target.owners.get('items'), { table: 'items', topic: a.topic, source: 'public.items' }, 'the claim is stored in the target');
+  first.runtime.stop();
+  await first.running;
+
+  // A new process (nothing in memory): sales.items's topic exists, its schema comes only after the subscription.
+  const bTopic = 't.sales.items';
+  w.log.create(bTopic, 1);
+  const second = startSink({ driver: target, group: w.group, schemas: w.schemas, config: testConfig({ onError: 'dlq' }) });
+  await until('running', () => second.runtime.state === 'running');
+  await w.group.rebalance();
+  const b = new TableTopic(w.schemas, bTopic, { ...itemsShape, schema: 'sales' });
+  w.log.append(b.topic, 0, b.change('c', { id: 1n, v: 'sales' }));
+  w.log.append(b.topic, 0, b.change('c', { id: 7n, v: 'sales' }));
+  w.log.append(a.topic, 0, a.change('c', { id: 2n, v: 'public' }));
+  await second.source.drain();
+  assert.deepEqual(target.rows('items').sort((x, y) => Number((x['id'] as bigint) - (y['id'] as bigint))), [{ id: 1n, v: 'public' }, { id: 2n, v: 'public' }], 'no row of sales.items mixed in');
+  assert.deepEqual(second.deadLetters.records.map((r) => `${r.headers['walrelay.topic']}@${r.headers['walrelay.offset']}`), [`${bTopic}@0`, `${bTopic}@1`]);
+  assert.match(second.deadLetters.records[0]!.headers['walrelay.error'] ?? '', /source table sales\.items \(topic t\.sales\.items\) maps to target table items, which source table public\.items \(topic t\.public\.items\) writes: name one of them in tableNames/);
+  second.runtime.stop();
+  await second.running;
+
+  // After a restart, with both schemas known at subscription: the holder still writes, only the newcomer is refused.
+  w.log.append(a.topic, 0, a.change('c', { id: 3n, v: 'public' }));
+  w.log.append(b.topic, 0, b.change('c', { id: 8n, v: 'sales' }));
+  const third = startSink({ driver: target, group: w.group, schemas: w.schemas, config: testConfig({ onError: 'dlq' }) });
+  await until('running', () => third.runtime.state === 'running');
+  await w.group.rebalance();
+  await third.source.drain();
+  assert.deepEqual(target.rows('items').map((r) => r['id']).sort(), [1n, 2n, 3n]);
+  assert.deepEqual(third.deadLetters.records.map((r) => `${r.headers['walrelay.topic']}@${r.headers['walrelay.offset']}`), [`${bTopic}@2`]);
+  assert.match(third.deadLetters.records[0]!.headers['walrelay.error'] ?? '', /which public\.items \(topic t\.public\.items\) already writes: name sales\.items in tableNames/);
+  third.runtime.stop();
+  await third.running;
+});

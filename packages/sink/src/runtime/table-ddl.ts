@@ -1,6 +1,6 @@
 import { ConfigError, errorMessage, isRetriable, keyColumns, WalrelayError, type Logger, type TableShape } from '@walrelay/core';
 import type { SinkMetrics } from '../metrics.js';
-import type { TargetDriver, TargetTable } from '../target.js';
+import type { TableOwner, TargetDriver, TargetTable } from '../target.js';
 
 /**
  * A target table this process will not write: it could not be created or evolved, its
@@ -42,7 +42,6 @@ export class TargetTables {
   readonly #log: Logger;
   readonly #metrics: SinkMetrics;
   readonly #known = new Map<string, Known>();
-  readonly #owners = new Map<string, string>();
   readonly #ddl = new Map<string, Promise<void>>();
   readonly #refused = new Map<string, TableRefusedError>();
   #claimed: Promise<void> = Promise.resolve();
@@ -70,9 +69,11 @@ export class TargetTables {
   }
 
   /**
-   * Claims target names for the subscribed topics before anything is applied, so that two
-   * source tables mapping to one target name are both refused, whichever arrives first.
-   * `shapeOf` gives a topic's newest shape (null: no schema yet; checked at first use).
+   * Checks the subscribed topics' target names before anything is applied: two source
+   * tables mapping to one target name are both refused, whichever arrives first, unless
+   * one of them already holds the name in the target (walrelay_table_owners): that one
+   * keeps writing it and the others are refused. `shapeOf` gives a topic's newest shape
+   * (null: no schema yet; its claim is made at first use).
    */
   claim(subscribed: readonly string[] | Promise<readonly string[]>, shapeOf: (topic: string) => Promise<TableShape | null>): Promise<void> {
     this.#claimed = (async () => {
@@ -87,13 +88,20 @@ export class TargetTables {
         list.push({ topic, source: `${shape.schema}.${shape.table}` });
       }
       for (const [name, list] of byName) {
-        if (list.length === 1) {
-          if (!this.#owners.has(name)) this.#owners.set(name, list[0]!.topic);
-          continue;
-        }
+        if (list.length === 1) continue;
+        const holder = await this.#driver.tableOwner(name);
         const who = list.map((x) => `${x.source} (topic ${x.topic})`).join(' and ');
         for (const x of list) {
-          this.#refuse(x.topic, name, new ConfigError(`source tables ${who} both map to target table ${name}: name one of them in tableNames`));
+          if (holder && holder.topic === x.topic) continue;
+          this.#refuse(
+            x.topic,
+            name,
+            new ConfigError(
+              holder && list.some((y) => y.topic === holder.topic)
+                ? `source tables ${who} map to target table ${name}, which ${holder.source} (topic ${holder.topic}) already writes: name ${x.source} in tableNames`
+                : `source tables ${who} both map to target table ${name}: name one of them in tableNames`,
+            ),
+          );
         }
       }
     })();
@@ -119,11 +127,27 @@ export class TargetTables {
     const known = this.#known.get(topic);
     if (known && known.schemaId >= schemaId) return known.target;
     const name = this.nameOf(shape);
-    const owner = this.#owners.get(name);
-    if (owner !== undefined && owner !== topic) {
-      throw this.#refuse(topic, name, new ConfigError(`source tables of topics ${owner} and ${topic} both map to target table ${name}: name one of them in tableNames`));
+    if (known === undefined) {
+      // The first topic to claim a name keeps it, in every process and across restarts.
+      const source = `${shape.schema}.${shape.table}`;
+      let holder: TableOwner;
+      try {
+        holder = await this.#driver.claimTable({ table: name, topic, source });
+      } catch (e) {
+        if (isRetriable(e)) throw e;
+        throw this.#refuse(topic, name, e);
+      }
+      if (holder.topic !== topic) {
+        throw this.#refuse(
+          topic,
+          name,
+          new ConfigError(
+            `source table ${source} (topic ${topic}) maps to target table ${name}, which source table ${holder.source} (topic ${holder.topic}) writes: ` +
+              `name one of them in tableNames (if ${holder.topic} is gone for good, delete its row from walrelay_table_owners)`,
+          ),
+        );
+      }
     }
-    this.#owners.set(name, topic);
     const target: TargetTable = { name, shape };
     try {
       await this.#createOrEvolve(target, known === undefined);

@@ -1,6 +1,6 @@
 import { ApplyError, ConfigError, ConnectionError, ValueError, type SchemaColumn, type WalrelayError } from '@walrelay/core';
 import { keyText } from '../../src/coalesce.js';
-import { checkFence, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from '../../src/target.js';
+import { checkFence, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '../../src/target.js';
 import { EventLog } from './event-log.js';
 
 interface MemoryTable {
@@ -22,6 +22,8 @@ export class MemoryTarget implements TargetDriver {
   readonly log: EventLog;
   tables = new Map<string, MemoryTable>();
   offsets = new Map<string, StoredOffset>();
+  /** Claims of target table names (walrelay_table_owners). */
+  owners = new Map<string, TableOwner>();
   /** Statements run so far (each step and each offsets write is one). */
   statements = 0;
   /** Transactions committed. */
@@ -66,6 +68,17 @@ export class MemoryTarget implements TargetDriver {
 
   offset(groupId: string, topic: string, partition: number): bigint | undefined {
     return this.offsets.get(offsetKey(groupId, topic, partition))?.nextOffset;
+  }
+
+  async claimTable(owner: TableOwner): Promise<TableOwner> {
+    await Promise.resolve();
+    if (!this.owners.has(owner.table)) this.owners.set(owner.table, { ...owner });
+    return this.owners.get(owner.table) as TableOwner;
+  }
+
+  async tableOwner(table: string): Promise<TableOwner | null> {
+    await Promise.resolve();
+    return this.owners.get(table) ?? null;
   }
 
   async connect(): Promise<void> {
