@@ -21,6 +21,8 @@ export interface RetryOptions {
   readonly retriable?: (e: unknown) => boolean;
   /** Called after each wait, before the next attempt (count a retry metric, send a heartbeat). */
   readonly onRetry?: (attempt: number, error: unknown) => void | Promise<void>;
+  /** How to wait between attempts (default: a timer; state-machine tests pass their own clock). */
+  readonly pause?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -37,7 +39,8 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
       if (!retriable(e) || exhausted || options.signal?.aborted || options.stopped?.()) throw e;
       const delay = backoffDelay(attempt, options.initialMs, options.maxMs);
       log.warn({ attempt: attempt + 1, retryInMs: delay, err: errorMessage(e) }, `${what} failed, retrying`);
-      await sleep(delay, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => undefined);
+      if (options.pause) await options.pause(delay);
+      else await sleep(delay, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => undefined);
       if (options.signal?.aborted) throw e;
       await options.onRetry?.(attempt + 1, e);
     }

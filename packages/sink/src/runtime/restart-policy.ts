@@ -1,18 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay, errorMessage, isRetriable, type Logger } from '@walrelay/core';
+import { backoffDelay, isRetriable, WalrelayError, withRetry, type Logger } from '@walrelay/core';
 
-/** The runtime was asked to stop (SIGTERM): finish the batch in hand, then leave. */
-export class StopSignal extends Error {
+/** The runtime was asked to stop (SIGTERM): finish the batch in hand, then leave. Ends a session, never retried. */
+export class StopSignal extends WalrelayError {
   constructor() {
-    super('stop requested');
+    super('STOP_REQUESTED', 'stop requested');
   }
 }
 
-/** New matching table topics exist: the consumer restarts to subscribe to them. */
-export class TopicsChanged extends Error {
+/** New matching table topics exist: the consumer restarts to subscribe to them. Ends a session, never retried. */
+export class TopicsChanged extends WalrelayError {
   readonly topics: readonly string[];
   constructor(topics: readonly string[]) {
-    super('new topics to subscribe to');
+    super('TOPICS_CHANGED', `new topics to subscribe to: ${topics.join(', ')}`, { details: { topics } });
     this.topics = topics;
   }
 }
@@ -65,22 +65,20 @@ export class RestartPolicy {
    * Runs one target transaction, retrying retriable errors in place. `onRetry` counts and
    * logs; `heartbeat` keeps the partition's group membership alive while waiting.
    */
-  async apply(
+  apply(
     fn: () => Promise<void>,
     options: { readonly stopping: () => boolean; readonly heartbeat?: () => Promise<void>; readonly onRetry?: (attempt: number) => void; readonly log: Logger },
   ): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await fn();
-        return;
-      } catch (e) {
-        if (!isRetriable(e) || options.stopping() || attempt + 1 >= APPLY_ATTEMPTS) throw e;
-        const delay = backoffDelay(attempt, this.#retry.initialMs, this.#retry.maxMs);
+    return withRetry('target apply', () => fn(), options.log, {
+      initialMs: this.#retry.initialMs,
+      maxMs: this.#retry.maxMs,
+      attempts: APPLY_ATTEMPTS,
+      stopped: options.stopping,
+      pause: this.#sleep,
+      onRetry: async (attempt) => {
         options.onRetry?.(attempt);
-        options.log.warn({ err: errorMessage(e), attempt: attempt + 1, retryInMs: delay }, 'target apply failed, retrying the batch');
-        await this.#sleep(delay);
         await options.heartbeat?.().catch(() => undefined);
-      }
-    }
+      },
+    });
   }
 }
