@@ -53,6 +53,19 @@ export class SchemaError extends WalrelayError {
   }
 }
 
+/**
+ * A target cannot name a table or column the source has (too long, a character it cannot
+ * hold). A shape problem of that one table, not a setting: for a table name, `tableNames`
+ * gives it another; for a column, the source side must (rename it, or leave it out).
+ */
+export class IdentifierError extends SchemaError {
+  readonly identifier: string;
+  constructor(identifier: string, message: string, options: WalrelayErrorOptions = {}) {
+    super(message, { ...options, retriable: false, details: { identifier, ...(options.details ?? {}) } });
+    this.identifier = identifier;
+  }
+}
+
 /** A value cannot be represented in Avro or in a target column. */
 export class ValueError extends WalrelayError {
   constructor(message: string, options: WalrelayErrorOptions = {}) {

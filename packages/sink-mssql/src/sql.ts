@@ -1,4 +1,4 @@
-import { ConfigError, keyColumns, type SchemaColumn, type TableShape } from '@walrelay/core';
+import { IdentifierError, keyColumns, SchemaError, type SchemaColumn, type TableShape } from '@walrelay/core';
 
 /**
  * Pure T-SQL builders for SQL Server 2017+. Identifiers are always [bracketed] with `]`
@@ -25,11 +25,11 @@ export const STAGE_TABLE = '#walrelay_stage';
 export const KEYS_TABLE = '#walrelay_keys';
 
 export function checkIdent(name: string): void {
-  if (name.length === 0) throw new ConfigError('SQL Server identifier must not be empty');
+  if (name.length === 0) throw new IdentifierError(name, 'SQL Server identifier must not be empty');
   if (name.length > MSSQL_IDENTIFIER_MAX) {
-    throw new ConfigError(`SQL Server identifier "${name}" is ${name.length} characters long; SQL Server allows at most ${MSSQL_IDENTIFIER_MAX}`);
+    throw new IdentifierError(name, `SQL Server identifier "${name}" is ${name.length} characters long; SQL Server allows at most ${MSSQL_IDENTIFIER_MAX}`);
   }
-  if (name.includes('\u0000')) throw new ConfigError(`SQL Server identifier ${JSON.stringify(name)} contains U+0000`);
+  if (name.includes('\u0000')) throw new IdentifierError(name, `SQL Server identifier ${JSON.stringify(name)} contains U+0000`);
 }
 
 /** `name` → [name] with `]` doubled. */
@@ -164,13 +164,13 @@ export function columnType(col: SchemaColumn, isKey: boolean, keyLength?: number
     case 'other':
       return isKey ? nvarchar(keyLength ?? MSSQL_KEY_BYTES / 2) : nvarchar('MAX');
     default:
-      throw new ConfigError(`column ${(col as SchemaColumn).name}: unknown value kind ${(col as SchemaColumn).kind}`);
+      throw new SchemaError(`column ${(col as SchemaColumn).name}: unknown value kind ${(col as SchemaColumn).kind}`);
   }
 }
 
 function keyOf(shape: TableShape): SchemaColumn[] {
   const keys = keyColumns(shape);
-  if (keys.length === 0) throw new ConfigError(`table ${shape.schema}.${shape.table} has no key columns; walrelay needs a primary key or replica identity index`);
+  if (keys.length === 0) throw new SchemaError(`table ${shape.schema}.${shape.table} has no key columns; walrelay needs a primary key or replica identity index`);
   return keys;
 }
 
@@ -226,7 +226,7 @@ function keyJoin(keys: readonly SchemaColumn[], left: string, right: string): st
  */
 export function upsertSql(schema: string, table: string, columns: readonly SchemaColumn[], stage = STAGE_TABLE): string {
   const keys = columns.filter((c) => c.key !== null).sort((a, b) => (a.key as number) - (b.key as number));
-  if (keys.length === 0) throw new ConfigError(`upsert into ${table} has no key columns`);
+  if (keys.length === 0) throw new SchemaError(`upsert into ${table} has no key columns`);
   const target = qualified(schema, table);
   const nonKey = columns.filter((c) => c.key === null);
   const names = columns.map((c) => quoteIdent(c.name));

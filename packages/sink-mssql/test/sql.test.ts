@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { ApplyError, ConfigError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
+import { IdentifierError, ApplyError, ConfigError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
 import type { ApplyBatch } from '@walrelay/sink';
 import {
   MSSQL_MAX_PARAMS,
@@ -41,7 +41,7 @@ describe('mssql quoting', () => {
     assert.equal(quoteIdent(`it's "q" \`b\``), `[it's "q" \`b\`]`);
   });
   it('refuses identifiers over 128 characters, naming them', () => {
-    assert.throws(() => quoteIdent('y'.repeat(129)), (e: unknown) => e instanceof ConfigError && e.message.includes('y'.repeat(129)));
+    assert.throws(() => quoteIdent('y'.repeat(129)), (e: unknown) => e instanceof IdentifierError && e.message.includes('y'.repeat(129)));
     assert.doesNotThrow(() => quoteIdent('y'.repeat(128)));
   });
 });

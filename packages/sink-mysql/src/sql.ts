@@ -1,4 +1,4 @@
-import { ConfigError, keyColumns, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
+import { IdentifierError, keyColumns, SchemaError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
 
 /**
  * Pure SQL builders for MySQL 8 and MariaDB 10.x. Identifiers are always quoted with
@@ -17,18 +17,18 @@ const UTF8MB4 = 4;
 export const DEFAULT_OFFSETS_TABLE = 'walrelay_offsets';
 export const TABLE_OPTIONS = 'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin';
 
-/** Refuses what MySQL/MariaDB cannot name, with a ConfigError naming the identifier. */
+/** Refuses what MySQL/MariaDB cannot name, with an IdentifierError naming the identifier. */
 export function checkIdent(name: string): void {
   const chars = [...name];
-  if (chars.length === 0) throw new ConfigError('MySQL identifier must not be empty');
+  if (chars.length === 0) throw new IdentifierError(name, 'MySQL identifier must not be empty');
   if (chars.length > MYSQL_IDENTIFIER_MAX) {
-    throw new ConfigError(`MySQL identifier "${name}" is ${chars.length} characters long; MySQL allows at most ${MYSQL_IDENTIFIER_MAX}`);
+    throw new IdentifierError(name, `MySQL identifier "${name}" is ${chars.length} characters long; MySQL allows at most ${MYSQL_IDENTIFIER_MAX}`);
   }
-  if (name.includes('\u0000')) throw new ConfigError(`MySQL identifier ${JSON.stringify(name)} contains U+0000`);
+  if (name.includes('\u0000')) throw new IdentifierError(name, `MySQL identifier ${JSON.stringify(name)} contains U+0000`);
   if (chars.some((c) => c.codePointAt(0)! > 0xffff)) {
-    throw new ConfigError(`MySQL identifier "${name}" contains characters outside the Unicode BMP, which MySQL identifiers cannot hold`);
+    throw new IdentifierError(name, `MySQL identifier "${name}" contains characters outside the Unicode BMP, which MySQL identifiers cannot hold`);
   }
-  if (name.endsWith(' ')) throw new ConfigError(`MySQL identifier "${name}" ends with a space, which MySQL does not allow`);
+  if (name.endsWith(' ')) throw new IdentifierError(name, `MySQL identifier "${name}" ends with a space, which MySQL does not allow`);
 }
 
 /** `name` → `name` with backticks doubled, after checking MySQL's identifier rules. */
@@ -147,7 +147,7 @@ export function columnType(col: SchemaColumn, isKey: boolean, keyLength = Math.f
     default:
       break;
   }
-  if (!TEXT_KINDS.has(col.kind)) throw new ConfigError(`column ${col.name}: unknown value kind ${col.kind}`);
+  if (!TEXT_KINDS.has(col.kind)) throw new SchemaError(`column ${col.name}: unknown value kind ${col.kind}`);
   if (isKey) return `VARCHAR(${col.kind === 'text' && col.length !== undefined && col.length > 0 ? Math.min(col.length, keyLength) : keyLength})`;
   switch (col.kind) {
     case 'json':
@@ -204,7 +204,7 @@ export interface ColumnDef {
  */
 export function tableColumnDefs(shape: TableShape): ColumnDef[] {
   const keys = keyColumns(shape);
-  if (keys.length === 0) throw new ConfigError(`table ${shape.schema}.${shape.table} has no key columns; walrelay needs a primary key or replica identity index`);
+  if (keys.length === 0) throw new SchemaError(`table ${shape.schema}.${shape.table} has no key columns; walrelay needs a primary key or replica identity index`);
   const lengths = keyLengths(keys);
   const defs = shape.columns.map((column) => {
     const isKey = column.key !== null;

@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
+import { IdentifierError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
 import type { ApplyBatch, StoredOffset, TargetTable } from '@walrelay/sink';
 import mysql from 'mysql2/promise';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
@@ -319,9 +319,9 @@ describe('MysqlTarget on a real server', { timeout: 120_000 }, () => {
         ['Key', 'v', 10],
       ],
     );
-    await assert.rejects(target.createTable({ name: 'x'.repeat(65), shape }), (e: unknown) => e instanceof ConfigError && e.message.includes('x'.repeat(65)));
+    await assert.rejects(target.createTable({ name: 'x'.repeat(65), shape }), (e: unknown) => e instanceof IdentifierError && e.message.includes('x'.repeat(65)));
     const longCol = col('c'.repeat(70), 'text');
-    await assert.rejects(target.addColumns(t, [longCol]), (e: unknown) => e instanceof ConfigError && e.message.includes('c'.repeat(70)));
+    await assert.rejects(target.addColumns(t, [longCol]), (e: unknown) => e instanceof IdentifierError && e.message.includes('c'.repeat(70)));
   });
 
   it('text keys fit the index limit and refuse longer values', async () => {

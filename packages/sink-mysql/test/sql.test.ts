@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { ConfigError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
+import { IdentifierError, SchemaError, ConfigError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
 import {
   addColumnSql,
   columnType,
@@ -30,11 +30,11 @@ describe('mysql quoteIdent', () => {
     assert.equal(quoteIdent('ünïcødé'), '`ünïcødé`');
   });
   it('refuses names MySQL cannot hold, naming them', () => {
-    assert.throws(() => quoteIdent('x'.repeat(65)), (e: unknown) => e instanceof ConfigError && e.message.includes('x'.repeat(65)) && /64/.test(e.message));
+    assert.throws(() => quoteIdent('x'.repeat(65)), (e: unknown) => e instanceof IdentifierError && e.message.includes('x'.repeat(65)) && /64/.test(e.message));
     assert.doesNotThrow(() => quoteIdent('é'.repeat(64)));
-    assert.throws(() => quoteIdent('trailing '), ConfigError);
-    assert.throws(() => quoteIdent('seal🦭'), ConfigError);
-    assert.throws(() => quoteIdent(''), ConfigError);
+    assert.throws(() => quoteIdent('trailing '), IdentifierError);
+    assert.throws(() => quoteIdent('seal🦭'), IdentifierError);
+    assert.throws(() => quoteIdent(''), IdentifierError);
   });
 });
 
@@ -122,7 +122,7 @@ describe('mysql statements', () => {
     );
   });
   it('createTableSql refuses a table without key', () => {
-    assert.throws(() => createTableSql('t', { ...shape, columns: [col('a', 'text')] }), ConfigError);
+    assert.throws(() => createTableSql('t', { ...shape, columns: [col('a', 'text')] }), SchemaError);
   });
   it('addColumnSql adds nullable columns', () => {
     assert.equal(

@@ -1,4 +1,4 @@
-import { ConfigError, keyColumns, type SchemaColumn, type TableShape } from '@walrelay/core';
+import { IdentifierError, keyColumns, SchemaError, type SchemaColumn, type TableShape } from '@walrelay/core';
 
 /**
  * Pure SQL builders for SQLite. Identifiers are always quoted with double quotes; values are
@@ -12,8 +12,8 @@ export const DEFAULT_OFFSETS_TABLE = 'walrelay_offsets';
 export const SQLITE_MAX_VARIABLES = 32_766;
 
 export function quoteIdent(name: string): string {
-  if (name.length === 0) throw new ConfigError('SQLite identifier must not be empty');
-  if (name.includes('\u0000')) throw new ConfigError(`SQLite identifier ${JSON.stringify(name)} contains U+0000`);
+  if (name.length === 0) throw new IdentifierError(name, 'SQLite identifier must not be empty');
+  if (name.includes('\u0000')) throw new IdentifierError(name, `SQLite identifier ${JSON.stringify(name)} contains U+0000`);
   return `"${name.replaceAll('"', '""')}"`;
 }
 
@@ -46,13 +46,13 @@ export function columnType(col: SchemaColumn, _isKey = false): string {
     case 'other':
       return 'TEXT';
     default:
-      throw new ConfigError(`column ${(col as SchemaColumn).name}: unknown value kind ${(col as SchemaColumn).kind}`);
+      throw new SchemaError(`column ${(col as SchemaColumn).name}: unknown value kind ${(col as SchemaColumn).kind}`);
   }
 }
 
 export function createTableSql(table: string, shape: TableShape): string {
   const keys = keyColumns(shape);
-  if (keys.length === 0) throw new ConfigError(`table ${shape.schema}.${shape.table} has no key columns; walrelay needs a primary key or replica identity index`);
+  if (keys.length === 0) throw new SchemaError(`table ${shape.schema}.${shape.table} has no key columns; walrelay needs a primary key or replica identity index`);
   const lines = shape.columns.map((c) => `${quoteIdent(c.name)} ${columnType(c, c.key !== null)} ${c.key !== null || !c.nullable ? 'NOT NULL' : 'NULL'}`);
   lines.push(`PRIMARY KEY (${keys.map((k) => quoteIdent(k.name)).join(', ')})`);
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (\n  ${lines.join(',\n  ')}\n)`;
@@ -73,7 +73,7 @@ function tuple(n: number): string {
  */
 export function upsertSql(table: string, columns: readonly SchemaColumn[], rowCount: number): string {
   const keys = columns.filter((c) => c.key !== null).sort((a, b) => (a.key as number) - (b.key as number));
-  if (keys.length === 0) throw new ConfigError(`upsert into ${table} has no key columns`);
+  if (keys.length === 0) throw new SchemaError(`upsert into ${table} has no key columns`);
   const nonKey = columns.filter((c) => c.key === null).map((c) => quoteIdent(c.name));
   const conflict = `ON CONFLICT (${keys.map((k) => quoteIdent(k.name)).join(', ')})`;
   const action = nonKey.length > 0 ? `DO UPDATE SET ${nonKey.map((n) => `${n}=excluded.${n}`).join(', ')}` : 'DO NOTHING';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ApplyError, ConfigError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
+import { IdentifierError, ApplyError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
 import type { ApplyBatch, StoredOffset, TargetTable } from '@walrelay/sink';
 import Database from 'better-sqlite3';
 import {
@@ -32,7 +32,7 @@ describe('sqlite SQL builders', () => {
   it('quotes identifiers with doubled double quotes', () => {
     assert.equal(quoteIdent('a"b'), '"a""b"');
     assert.equal(quoteIdent('select'), '"select"');
-    assert.throws(() => quoteIdent(''), ConfigError);
+    assert.throws(() => quoteIdent(''), IdentifierError);
   });
   it('creates, upserts, deletes', () => {
     assert.equal(

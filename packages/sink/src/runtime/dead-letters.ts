@@ -1,6 +1,7 @@
 import { ConfigError, deadLetterHeaders, deadLetterTopic, errorMessage, WalrelayError, type DeadLetterStage, type Logger } from '@walrelay/core';
 import type { SinkMetrics } from '../metrics.js';
 import type { DeadLetterWriter, SourceRecord } from './record-source.js';
+import { TableRefusedError } from './table-ddl.js';
 
 /** Where a record failed: decoding it, applying it, or its table being refused by the target. */
 export type FailureStage = DeadLetterStage;
@@ -49,8 +50,10 @@ export class DeadLetters {
     if (this.#policy === 'fail' || !this.#writer) {
       const message = `record ${topic}/${partition}@${record.offset} could not be ${STAGE_VERB[stage]}: ${reason} (onError=fail; set onError: dlq to send such records to ${this.#topic})`;
       const details = { topic, partition, offset: record.offset.toString(), stage, ...(table !== undefined ? { table } : {}) };
-      // A configuration problem (two source tables mapped to one target name) stays one: exit code 2.
-      if (error instanceof ConfigError || (error instanceof WalrelayError && error.cause instanceof ConfigError)) throw new ConfigError(message, { cause: error, details });
+      // A configuration problem (two source tables mapped to one target name, a table name the
+      // target cannot hold: tableNames) stays one: exit code 2.
+      const configuration = error instanceof TableRefusedError ? error.configuration : error instanceof ConfigError;
+      if (configuration) throw new ConfigError(message, { cause: error, details });
       throw new WalrelayError(error instanceof WalrelayError ? error.code : 'DECODE', message, { cause: error, details });
     }
     await this.#writer.send({

@@ -1,4 +1,4 @@
-import { ConfigError, errorMessage, isRetriable, keyColumns, WalrelayError, type Logger, type TableShape } from '@walrelay/core';
+import { ConfigError, errorMessage, IdentifierError, isRetriable, keyColumns, WalrelayError, type Logger, type TableShape } from '@walrelay/core';
 import type { SinkMetrics } from '../metrics.js';
 import type { TableOwner, TargetDriver, TargetTable } from '../target.js';
 
@@ -18,9 +18,9 @@ export class TableRefusedError extends WalrelayError {
     this.table = table;
   }
 
-  /** True when the table's problem is a setting (exit code 2 under onError=fail). */
+  /** True when the table's problem is a setting (exit code 2 under onError=fail): a clash, or a table name the target cannot hold (`tableNames`). */
   get configuration(): boolean {
-    return this.cause instanceof ConfigError;
+    return this.cause instanceof ConfigError || (this.cause instanceof IdentifierError && this.cause.identifier === this.table);
   }
 }
 
@@ -211,7 +211,14 @@ export class TargetTables {
   }
 
   #refuse(topic: string, name: string, cause: unknown): TableRefusedError {
-    const error = new TableRefusedError(name, topic, errorMessage(cause), cause);
+    let reason = errorMessage(cause);
+    if (cause instanceof IdentifierError) {
+      reason +=
+        cause.identifier === name
+          ? `: give the table another target name in tableNames`
+          : `: rename column ${JSON.stringify(cause.identifier)} in PostgreSQL, or leave it out of the publication (a column list)`;
+    }
+    const error = new TableRefusedError(name, topic, reason, cause);
     if (!this.#refused.has(topic)) {
       this.#refused.set(topic, error);
       this.#metrics.tableRefused.set({ table: name }, 1);

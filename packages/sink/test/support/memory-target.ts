@@ -1,4 +1,4 @@
-import { ApplyError, ConfigError, ConnectionError, ValueError, type SchemaColumn, type WalrelayError } from '@walrelay/core';
+import { ApplyError, IdentifierError, ConnectionError, ValueError, type SchemaColumn, type WalrelayError } from '@walrelay/core';
 import { keyText } from '../../src/coalesce.js';
 import { checkFence, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '../../src/target.js';
 import { EventLog } from './event-log.js';
@@ -35,7 +35,7 @@ export class MemoryTarget implements TargetDriver {
   #connectFaults: WalrelayError[] = [];
   /** A value this predicate returns a reason for is refused with a ValueError (as a dialect would). */
   refuseValue: ((table: string, column: SchemaColumn, value: unknown) => string | undefined) | undefined;
-  /** A table this predicate returns a reason for cannot be created (ConfigError, as MySQL's identifier check). */
+  /** A table this predicate returns a reason for cannot be created (an IdentifierError naming the table, as MySQL's identifier check). */
   refuseTable: ((table: TargetTable) => string | undefined) | undefined;
 
   constructor(log = new EventLog()) {
@@ -121,7 +121,7 @@ export class MemoryTarget implements TargetDriver {
     await Promise.resolve();
     this.#require();
     const reason = this.refuseTable?.(table);
-    if (reason) throw new ConfigError(reason);
+    if (reason) throw new IdentifierError(table.name, reason);
     if (this.tables.has(table.name)) return;
     const key = table.shape.columns.filter((c) => c.key !== null).sort((a, b) => (a.key as number) - (b.key as number)).map((c) => c.name);
     this.tables.set(table.name, { columns: table.shape.columns.map((c) => c.name), key, rows: new Map() });
