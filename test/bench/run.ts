@@ -13,9 +13,13 @@ import { MYSQL_URL, PG_URL } from '../support/env.js';
 import { testKafka } from '../support/kafka.js';
 import { pgConnect, q } from '../support/postgres.js';
 import { ROOT, type RunningProcess } from '../support/processes.js';
+import { summarizeProfiles } from './profile-summary.js';
+import { cpuSeconds, debeziumJdbcSink, debeziumSource, dropDatabases, dropSlots, requireConnect, type PhaseResult } from './debezium-compare.js';
 
 /**
- * npm run bench [-- --size S] [--tx T] [--rate R] [--latency-seconds D]
+ * npm run bench [-- --size S] [--tx T] [--rate R] [--latency-seconds D] [--compare debezium]
+ *
+ * Runs the built binaries (dist/, as users run them: the npm script builds first).
  *
  * Workload: one table of narrow-ish rows (int8 key, int4, int8, 100-char text, timestamptz,
  * numeric(12,2), bool), N = 200,000 × size inserts in transactions of T rows (100% inserts),
@@ -30,6 +34,14 @@ import { ROOT, type RunningProcess } from '../support/processes.js';
  *  - end-to-end latency at R tx/s of 1 row for D s: client commit time → row visible in the target
  *    (targets polled every 5 ms), p50/p99, plus the sinks' own walrelay_sink_end_to_end_seconds;
  *  - peak RSS (VmHWM) of each process, RSS sampled every 250 ms.
+ * With --compare debezium (needs `scripts/services.sh up debezium`), interleaved with walrelay's
+ * own runs (walrelay, Debezium, walrelay, Debezium) on the same services and workload:
+ *  - source catch-up: Debezium's PostgreSQL connector from its own slot holding the same N
+ *    changes (snapshot.mode no_data), done when its topic holds N records; walrelay's second
+ *    source run from a second slot, measured as in the source phase;
+ *  - sink replay into empty MariaDB databases of the *same* topic (the one Debezium wrote):
+ *    Debezium's JDBC sink (upsert, record_key) and walrelay-sink-mysql, done at N rows;
+ *  - CPU seconds per 100,000 changes and peak RSS of each, and the ratios.
  * Writes .bench/<timestamp>.json and .bench/<timestamp>.html (inline SVG plots).
  */
 
@@ -41,8 +53,18 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '500' },
     'latency-seconds': { type: 'string', default: '20' },
     keep: { type: 'boolean', default: false },
+    compare: { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
 });
+if (args.compare !== undefined && args.compare !== 'debezium') throw new Error(`--compare: only debezium is known, got ${args.compare}`);
+const COMPARE = args.compare === 'debezium';
+/** --profile: every walrelay process writes a CPU profile and a sampling heap profile into .bench/profiles-<stamp>/ (summarised at the end). */
+const PROFILE_DIR = args.profile ? path.join(ROOT, '.bench', `profiles-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined;
+if (PROFILE_DIR) {
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  process.env.WALRELAY_PROFILE_DIR = PROFILE_DIR;
+}
 const SIZE = Number(args.size);
 const N = Math.round(200_000 * SIZE);
 const T = Number(args.tx);
@@ -186,6 +208,8 @@ async function main(): Promise<void> {
   const mysqlDb = `walrelay_${p.id}`;
   const mysqlUrl = MYSQL_URL.replace(/\/[^/]*$/, `/${mysqlDb}`);
   const recvSlot = `${p.id}_recv`;
+  const dbzSlots = [`${p.id}_dbz1`, `${p.id}_dbz2`];
+  const compareDbs = [1, 2].flatMap((i) => [`${mysqlDb}_cw${i}`, `${mysqlDb}_cd${i}`]);
   const result: Record<string, unknown> = {};
   let db: pg.Client | undefined;
   try {
@@ -213,6 +237,20 @@ async function main(): Promise<void> {
     }
     await source.stop();
     await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [recvSlot]);
+    // --compare debezium: a second walrelay source (own slot and prefix) and two Debezium slots hold the same changes.
+    const second = { WALRELAY_SNAPSHOT: 'never', WALRELAY_SLOT: `${p.slot}_2`, WALRELAY_TOPIC_PREFIX: `${p.prefix}_w2` };
+    if (COMPARE) {
+      await requireConnect();
+      const init2 = p.startSource(second, 'source-init-2');
+      for (;;) {
+        const r = await db.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [second.WALRELAY_SLOT]);
+        if (r.rows[0]?.active) break;
+        if (init2.child.exitCode !== null) throw new Error(`source exited; log ${init2.logFile}`);
+        await sleep(200);
+      }
+      await init2.stop();
+      for (const slot of dbzSlots) await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    }
     const w0 = Date.now();
     let lastTxLsn = '0/0';
     for (let i = 0; i < N; i += T) {
@@ -275,8 +313,34 @@ async function main(): Promise<void> {
       600_000,
     );
     const src = rateOf(srcSamples, N);
-    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000 };
-    log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s`);
+    const srcCpu = cpuSeconds(source.child.pid);
+    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N };
+    log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s)`);
+
+    // 3b. --compare debezium: Debezium, walrelay again, Debezium again (each from its own waiting slot).
+    const compare: { source: { walrelay: PhaseResult[]; debezium: PhaseResult[] }; sink: { walrelay: PhaseResult[]; debezium: PhaseResult[] } } = {
+      source: { walrelay: [{ seconds: src.seconds, perSecond: src.rate, cpuSeconds: srcCpu, cpuSecondsPer100k: (srcCpu * 100_000) / N, peakRssMB: Math.round(procStatus(source.child.pid, 'VmHWM') / 1048576) }], debezium: [] },
+      sink: { walrelay: [], debezium: [] },
+    };
+    let dbzTopic = '';
+    const dbzPrefixes = [`${p.prefix}_dbz1`, `${p.prefix}_dbz2`];
+    if (COMPARE) {
+      for (let run = 0; run < 2; run++) {
+        const d = await debeziumSource({ name: `${p.id}_dbz${run + 1}`, topicPrefix: dbzPrefixes[run]!, slot: dbzSlots[run]!, publication: p.publication, database: new URL(PG_URL).pathname.slice(1), table: `${p.schema}.rows`, n: N });
+        compare.source.debezium.push(d);
+        dbzTopic ||= d.topic;
+        log(`Debezium source run ${run + 1}: ${N} changes in its topic in ${d.seconds.toFixed(2)}s = ${d.perSecond.toFixed(0)} changes/s (${d.cpuSeconds.toFixed(1)} CPU s of the Connect worker, RSS ≤ ${d.peakRssMB} MB)`);
+        if (run === 1) break;
+        const port2 = await freePort();
+        const s2 = p.startSource({ ...second, WALRELAY_HTTP_PORT: String(port2) }, 'source-2');
+        const samples2 = await sampleUntil('source-2', s2, port2, (m) => sum(m, 'walrelay_source_changes_total', `table="${table}"`), (m, c) => c >= N && BigInt(Math.round(sum(m, 'walrelay_source_confirmed_lsn'))) >= lsnNum(lastTxLsn), 600_000);
+        const r2 = rateOf(samples2, N);
+        const cpu2 = cpuSeconds(s2.child.pid);
+        compare.source.walrelay.push({ seconds: r2.seconds, perSecond: r2.rate, cpuSeconds: cpu2, cpuSecondsPer100k: (cpu2 * 100_000) / N, peakRssMB: Math.round(procStatus(s2.child.pid, 'VmHWM') / 1048576) });
+        log(`walrelay source run 2: ${r2.rate.toFixed(0)} changes/s (${cpu2.toFixed(1)} CPU s)`);
+        await s2.stop();
+      }
+    }
 
     // 4. Sink throughput: fresh groups replay the topic into empty targets, one after the other.
     const sinks: { name: string; kind: 'sink-sqlite' | 'sink-mysql'; url: string; proc?: RunningProcess; port?: number; samples?: Sample[] }[] = [
@@ -293,6 +357,35 @@ async function main(): Promise<void> {
       log(`${k.name}: ${N} rows applied in ${r.seconds.toFixed(2)}s = ${r.rate.toFixed(0)} rows/s`);
     }
     result.sinks = sinkResults;
+    for (const k of sinks) {
+      const cpu = cpuSeconds(k.proc!.child.pid);
+      (sinkResults[k.name] as Record<string, unknown>).cpuSecondsPer100k = (cpu * 100_000) / N;
+    }
+
+    // 4b. --compare debezium: the same Debezium-written topic replayed into empty MariaDB databases, interleaved.
+    if (COMPARE) {
+      for (let run = 0; run < 2; run++) {
+        const admin = await mysql.createConnection({ uri: MYSQL_URL });
+        await admin.query(`CREATE DATABASE \`${compareDbs[run * 2]}\``);
+        await admin.end();
+        const port = await freePort();
+        const w = p.startSink('sink-mysql', MYSQL_URL.replace(/\/[^/]*$/, `/${compareDbs[run * 2]}`), { WALRELAY_TOPIC_PREFIX: dbzPrefixes[0]!, WALRELAY_GROUP_ID: `${p.id}_cmp${run}`, WALRELAY_HTTP_PORT: String(port) }, `sink-mysql-dbz-${run + 1}`);
+        const ws = await sampleUntil(`sink-mysql-dbz-${run + 1}`, w, port, (m) => sum(m, 'walrelay_sink_records_applied_total', 'table="rows"'), (_m, c) => c >= N, 900_000);
+        const wr = rateOf(ws, N);
+        const wcpu = cpuSeconds(w.child.pid);
+        compare.sink.walrelay.push({ seconds: wr.seconds, perSecond: wr.rate, cpuSeconds: wcpu, cpuSecondsPer100k: (wcpu * 100_000) / N, peakRssMB: Math.round(procStatus(w.child.pid, 'VmHWM') / 1048576) });
+        log(`walrelay-sink-mysql on Debezium's topic, run ${run + 1}: ${wr.rate.toFixed(0)} rows/s (${wcpu.toFixed(1)} CPU s)`);
+        await w.stop();
+        const d = await debeziumJdbcSink({ name: `${p.id}_jdbc${run + 1}`, topic: dbzTopic, database: compareDbs[run * 2 + 1]!, n: N });
+        compare.sink.debezium.push(d);
+        log(`Debezium JDBC sink run ${run + 1}: ${d.perSecond.toFixed(0)} rows/s (${d.cpuSeconds.toFixed(1)} CPU s of the Connect worker, RSS ≤ ${d.peakRssMB} MB)`);
+      }
+      result.compareDebezium = {
+        ...compare,
+        setup:
+          'Kafka Connect 4.1.1 (one distributed worker), Debezium PostgreSQL connector 3.6.1 (pgoutput, snapshot.mode no_data, 1 partition), Debezium JDBC sink 3.6.0 (upsert, primary.key.mode record_key, MariaDB driver), both with Apicurio AvroConverter 2.6.13 (Confluent framing, contentId) against the same registry; walrelay: its own Avro encoder and registry client, built dist/ binaries. Sinks replay the topic Debezium wrote. Interleaved: walrelay, Debezium, walrelay, Debezium.',
+      };
+    }
 
     // 5. End-to-end latency at a fixed offered rate, all processes running. The processes'
     // own histograms are read as the difference over this phase.
@@ -468,6 +561,18 @@ async function main(): Promise<void> {
     printSummary(result);
   } finally {
     await Promise.all(p.processes.map((x) => x.stop(15_000)));
+    if (PROFILE_DIR) {
+      // Profiles are written when each process exits (SIGTERM ends them normally).
+      const summary = summarizeProfiles(PROFILE_DIR, new Map(p.processes.map((x) => [x.child.pid ?? 0, x.name])));
+      writeFileSync(path.join(PROFILE_DIR, 'summary.md'), summary);
+      console.log(`\n== profiles (${path.relative(ROOT, PROFILE_DIR)}; summary.md)\n${summary}`);
+    }
+    if (COMPARE && db) {
+      await dropSlots(db, dbzSlots).catch(() => undefined);
+      await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [`${p.slot}_2`]).catch(() => undefined);
+      await dropDatabases(compareDbs).catch(() => undefined);
+    }
+
     await db?.query('SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1', [recvSlot]).catch(() => undefined);
     if (!args.keep) {
       await p.cleanup().catch(() => undefined);
@@ -476,7 +581,7 @@ async function main(): Promise<void> {
       await admin?.end();
       const ka = testKafka().admin();
       await ka.connect().catch(() => undefined);
-      const topics = (await ka.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(`${p.prefix}.`));
+      const topics = (await ka.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(`${p.prefix}.`) || t.startsWith(`${p.prefix}_`));
       if (topics.length > 0) await ka.deleteTopics({ topics }).catch(() => undefined);
       await ka.disconnect().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
@@ -504,6 +609,17 @@ function printSummary(r: Record<string, unknown>): void {
     `peak RSS (MB): ${Object.entries(r.peakRssMB as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `machine: ${m.cpus} cpus; ${m.uptime}`,
   ];
+  const c = r.compareDebezium as { source: { walrelay: PhaseResult[]; debezium: PhaseResult[] }; sink: { walrelay: PhaseResult[]; debezium: PhaseResult[] }; setup: string } | undefined;
+  if (c) {
+    const mean = (xs: PhaseResult[], f: (x: PhaseResult) => number): number => xs.reduce((a, x) => a + f(x), 0) / Math.max(1, xs.length);
+    const row = (what: string, w: PhaseResult[], d: PhaseResult[]): string[] => [
+      `${what}`,
+      `  rate          walrelay ${w.map((x) => x.perSecond.toFixed(0)).join(' / ')}   Debezium ${d.map((x) => x.perSecond.toFixed(0)).join(' / ')}   walrelay/Debezium ${(mean(w, (x) => x.perSecond) / mean(d, (x) => x.perSecond)).toFixed(2)}×`,
+      `  CPU s/100k    walrelay ${w.map((x) => x.cpuSecondsPer100k.toFixed(1)).join(' / ')}   Debezium ${d.map((x) => x.cpuSecondsPer100k.toFixed(1)).join(' / ')}   Debezium/walrelay ${(mean(d, (x) => x.cpuSecondsPer100k) / mean(w, (x) => x.cpuSecondsPer100k)).toFixed(2)}×`,
+      `  peak RSS MB   walrelay ${w.map((x) => x.peakRssMB).join(' / ')}   Debezium (Connect worker) ${d.map((x) => x.peakRssMB).join(' / ')}`,
+    ];
+    lines.push('', '== side by side with Debezium (interleaved: walrelay, Debezium, walrelay, Debezium)', ...row('source catch-up (changes/s)', c.source.walrelay, c.source.debezium), ...row("sink replay of Debezium's topic into MariaDB (rows/s)", c.sink.walrelay, c.sink.debezium), `setup: ${c.setup}`);
+  }
   console.log(lines.join('\n'));
 }
 

@@ -12,6 +12,22 @@ const ENTRY: Record<string, string> = {
   'sink-mssql': 'packages/sink-mssql/src/main.ts',
 };
 
+/** The built binaries, as users run them (npm run build first). */
+const BUILT: Record<string, string> = {
+  source: 'packages/source-postgres/bin/walrelay-source.js',
+  'sink-sqlite': 'packages/sink-sqlite/bin/walrelay-sink-sqlite.js',
+  'sink-mysql': 'packages/sink-mysql/bin/walrelay-sink-mysql.js',
+  'sink-mssql': 'packages/sink-mssql/bin/walrelay-sink-mssql.js',
+};
+
+/** WALRELAY_RUN_BUILT=1 (the benchmark): run the built dist/ binaries instead of the TypeScript sources through tsx. */
+const RUN_BUILT = process.env.WALRELAY_RUN_BUILT === '1';
+/** WALRELAY_PROFILE_DIR (npm run bench -- --profile): each process writes a CPU profile and a sampling heap profile there when it exits. */
+function profileArgs(): string[] {
+  const dir = process.env.WALRELAY_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--heap-prof', `--heap-prof-dir=${dir}`] : [];
+}
+
 export interface RunningProcess {
   readonly name: string;
   readonly child: ChildProcess;
@@ -32,7 +48,8 @@ export interface RunningProcess {
 export function startProcess(kind: keyof typeof ENTRY | string, env: Record<string, string>, name = kind, args: readonly string[] = []): RunningProcess {
   const entry = ENTRY[kind];
   if (!entry) throw new Error(`unknown binary ${kind}`);
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', path.join(ROOT, entry), ...args], {
+  const argv = [...profileArgs(), ...(RUN_BUILT ? [path.join(ROOT, BUILT[kind] as string), ...args] : ['--conditions=development', '--import', 'tsx', path.join(ROOT, entry), ...args])];
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { ...process.env, WALRELAY_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -34,6 +34,9 @@ export class KafkaRecordSource implements RecordSource {
       sessionTimeout: cfg.sessionTimeoutMs,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: cfg.batch.fetchBytesPerPartition,
+      // A fetch returns as soon as a record is there; this bounds only an idle fetch, which
+      // stop() waits for: kafkajs' 5 s default outlasted the 4 s shutdown deadline (Java's is 500 ms).
+      maxWaitTimeInMs: 500,
     });
     this.#consumer = consumer;
     consumer.on(consumer.events.CRASH, (e) => {
