@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { MYSQL_URL } from '../support/env.js';
 import { testKafka } from '../support/kafka.js';
 import { ROOT } from '../support/processes.js';
-import { apicurioConverter, connectAvailable, createConnector, debeziumPostgresConfig, deleteConnector } from '../support/debezium.js';
+import { apicurioConverter, connectAvailable, connectorStatus, createConnector, debeziumPostgresConfig, deleteConnector } from '../support/debezium.js';
 
 /**
  * `npm run bench -- --compare debezium`: the bench workload through Debezium's PostgreSQL
@@ -64,8 +64,15 @@ export interface PhaseResult {
   readonly peakRssMB: number;
 }
 
+/** Throws with the trace when the connector or one of its tasks FAILED. */
+async function healthy(connector: string): Promise<void> {
+  const s = await connectorStatus(connector);
+  const failed = [s.connector, ...(s.tasks ?? [])].find((x) => x?.state === 'FAILED');
+  if (failed) throw new Error(`connector ${connector} FAILED: ${(failed.trace ?? 'no trace').slice(0, 2000)}`);
+}
+
 /** Waits until `count()` reaches `n`, sampling every 250 ms; the rate runs from the last sample before any progress. */
-async function measure(n: number, count: () => Promise<number>, pid: number, timeoutMs: number, what: string): Promise<PhaseResult> {
+async function measure(n: number, count: () => Promise<number>, pid: number, timeoutMs: number, what: string, connector: string): Promise<PhaseResult> {
   const cpu0 = cpuSeconds(pid);
   let peak = rssBytes(pid);
   let before = Date.now();
@@ -77,6 +84,7 @@ async function measure(n: number, count: () => Promise<number>, pid: number, tim
     peak = Math.max(peak, rssBytes(pid));
     if (c === 0) before = t;
     if (c >= n) break;
+    await healthy(connector);
     if (Date.now() - started > timeoutMs) throw new Error(`${what}: timed out at ${c} of ${n}`);
     await sleep(250);
   }
@@ -118,7 +126,7 @@ export async function debeziumSource(o: {
   });
   const cpu0 = cpuSeconds(pid);
   await createConnector(o.name, config);
-  const r = await measure(o.n, () => topicRecords(topic), pid, 900_000, `Debezium connector ${o.name}`);
+  const r = await measure(o.n, () => topicRecords(topic), pid, 900_000, `Debezium connector ${o.name}`, o.name);
   const cpu = cpuSeconds(pid) - cpu0;
   await deleteConnector(o.name);
   return { ...r, cpuSeconds: cpu, cpuSecondsPer100k: (cpu * 100_000) / o.n, topic };
@@ -155,12 +163,15 @@ export async function debeziumJdbcSink(o: { readonly name: string; readonly topi
       const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM \`${t.replace(/`/g, '``')}\``);
       return Number((rows as { n: number }[])[0]?.n ?? 0);
     };
-    const r = await measure(o.n, count, pid, 1_800_000, `Debezium JDBC sink ${o.name}`);
+    const r = await measure(o.n, count, pid, 1_800_000, `Debezium JDBC sink ${o.name}`, o.name);
     const cpu = cpuSeconds(pid) - cpu0;
     return { ...r, cpuSeconds: cpu, cpuSecondsPer100k: (cpu * 100_000) / o.n };
   } finally {
     await deleteConnector(o.name).catch(() => undefined);
     await conn.end();
+    // The JDBC sink looks tables up without naming the database: a same-named table left in
+    // another database makes the next run believe its table exists. Drop this run's.
+    await dropDatabases([o.database]);
   }
 }
 
