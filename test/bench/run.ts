@@ -150,6 +150,19 @@ interface Sample {
   t: number;
   count: number;
   rss: number;
+  /** The process's own view (prom-client default metrics): V8 heap used and total, memory outside the heap (Buffers). */
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+/** Where the RSS peak sits: the largest heap used / heap total / external of each phase's samples. */
+const memoryPeaks: Record<string, { heapUsedMB: number; heapTotalMB: number; externalMB: number }> = {};
+function noteMemory(name: string, s: Sample): void {
+  const m = (memoryPeaks[name] ??= { heapUsedMB: 0, heapTotalMB: 0, externalMB: 0 });
+  m.heapUsedMB = Math.max(m.heapUsedMB, Math.round(s.heapUsed / 1048576));
+  m.heapTotalMB = Math.max(m.heapTotalMB, Math.round(s.heapTotal / 1048576));
+  m.externalMB = Math.max(m.externalMB, Math.round(s.external / 1048576));
 }
 
 const peakRss: Record<string, number> = {};
@@ -169,7 +182,16 @@ async function sampleUntil(name: string, proc: RunningProcess, port: number, rea
       /* not listening yet */
     }
     const count = m ? read(m) : 0;
-    samples.push({ t: Date.now(), count, rss: procStatus(proc.child.pid, 'VmRSS') });
+    const sample: Sample = {
+      t: Date.now(),
+      count,
+      rss: procStatus(proc.child.pid, 'VmRSS'),
+      heapUsed: m ? sum(m, 'walrelay_process_nodejs_heap_size_used_bytes') : 0,
+      heapTotal: m ? sum(m, 'walrelay_process_nodejs_heap_size_total_bytes') : 0,
+      external: m ? sum(m, 'walrelay_process_nodejs_external_memory_bytes') : 0,
+    };
+    samples.push(sample);
+    noteMemory(name, sample);
     notePeak(name, proc);
     if (m && done(m, count)) return samples;
     if (proc.child.exitCode !== null) throw new Error(`${name} exited (${proc.child.exitCode}); log ${proc.logFile}`);
@@ -533,6 +555,8 @@ async function main(): Promise<void> {
     for (const k of sinks) notePeak(k.name, k.proc!);
     result.peakRssMB = Object.fromEntries(Object.entries(peakRss).map(([k, v]) => [k, Math.round(v / 1048576)]));
     log(`peak RSS: ${JSON.stringify(result.peakRssMB)} (MB)`);
+    result.memoryPeaksMB = memoryPeaks;
+    log(`during the throughput phases, largest V8 heap used / heap total / external (Buffers) in MB: ${JSON.stringify(memoryPeaks)}`);
     result.machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavg: os.loadavg(), uptime: (await exec('uptime')).stdout.trim(), node: process.version };
     log(`load after: ${(result.machine as { uptime: string }).uptime}`);
 

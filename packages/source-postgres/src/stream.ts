@@ -71,6 +71,8 @@ export class ChangeStream {
   #tx: OpenTx | null = null;
   /** Transactions fully added to the open Kafka transaction, not yet committed. */
   #pendingCommits = 0;
+  /** The flush position the last status update reported. */
+  #statusFlushed: Lsn = 0n;
   /** Between a change's start and its first record (where a refused record may commit what precedes it). */
   #changeStart = false;
   #pendingBytes = 0;
@@ -209,7 +211,10 @@ export class ChangeStream {
             this.#confirmed = item.walEnd;
             this.#metrics.confirmedLsn.set(Number(this.#confirmed));
           }
-          this.#sendStatus(false);
+          // Only when the confirmed position moved: in catch-up the server sends keepalives
+          // often, and answering each was 8% of the source's CPU (docs/performance.md). The
+          // status timer and the replies the server asks for keep it informed otherwise.
+          if (this.#confirmed > this.#statusFlushed) this.#sendStatus(false);
           break;
         case 'tick':
           if (this.#pendingCommits > 0 && Date.now() - this.#pendingSince >= this.#options.maxDelayMs) await this.#commitKafka();
@@ -485,6 +490,7 @@ export class ChangeStream {
 
   #sendStatus(replyRequested: boolean): void {
     try {
+      this.#statusFlushed = this.#confirmed;
       this.#repl.sendStatus(this.#received > this.#confirmed ? this.#received : this.#confirmed, this.#confirmed, replyRequested);
     } catch (e) {
       this.#log.warn({ err: errorMessage(e) }, 'could not send a standby status update');

@@ -12,6 +12,8 @@ import { DecodeError, ValueError } from '../errors.js';
 // avsc reads the 8 bytes back at once and keeps no reference: one scratch buffer serves
 // every long (no allocation per value on the hot path).
 const LONG_SCRATCH = Buffer.alloc(8);
+const LONG_MIN = -(2n ** 63n);
+const LONG_LIMIT = 2n ** 63n;
 const BigIntLong = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint) => {
@@ -20,7 +22,7 @@ const BigIntLong = avro.types.LongType.__with({
   },
   fromJSON: (v: unknown) => BigInt(v as string | number),
   toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),
-  isValid: (n: unknown) => typeof n === 'bigint' && n >= -(2n ** 63n) && n < 2n ** 63n,
+  isValid: (n: unknown) => typeof n === 'bigint' && n >= LONG_MIN && n < LONG_LIMIT,
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
 });
 
