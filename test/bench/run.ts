@@ -14,6 +14,9 @@ import { testKafka } from '../support/kafka.js';
 import { pgConnect, q } from '../support/postgres.js';
 import { ROOT, type RunningProcess } from '../support/processes.js';
 import { summarizeProfiles } from './profile-summary.js';
+import { driverCeiling, tableShape } from './driver-ceiling.js';
+import { SqliteTarget } from '@walrelay/sink-sqlite';
+import { MysqlTarget } from '@walrelay/sink-mysql';
 import { cpuSeconds, debeziumJdbcSink, debeziumSource, dropDatabases, dropSlots, requireConnect, type PhaseResult } from './debezium-compare.js';
 
 /**
@@ -384,6 +387,30 @@ async function main(): Promise<void> {
       (sinkResults[k.name] as Record<string, unknown>).cpuSecondsPer100k = (cpu * 100_000) / N;
     }
 
+    // 4a. The sinks' ceiling: the same drivers writing the same rows in 5,000-row transactions (the sink's batch.maxRecords), no Kafka, no decoding.
+    const shape = await tableShape(`${p.prefix}.${p.schema}.rows`);
+    const ceilingDb = `${mysqlDb}_ceiling`;
+    {
+      const admin = await mysql.createConnection({ uri: MYSQL_URL });
+      await admin.query(`CREATE DATABASE \`${ceilingDb}\``);
+      await admin.end();
+    }
+    const ceilings = {
+      'sink-sqlite': await driverCeiling(new SqliteTarget({ url: path.join(dir, 'ceiling.sqlite') }), shape, N, 5_000),
+      'sink-mysql': await driverCeiling(new MysqlTarget({ url: MYSQL_URL.replace(/\/[^/]*$/, `/${ceilingDb}`) }), shape, N, 5_000),
+    };
+    for (const [k, c] of Object.entries(ceilings)) {
+      const r = sinkResults[k] as { rowsPerSecond: number } & Record<string, unknown>;
+      r.ceilingRowsPerSecond = c.rowsPerSecond;
+      r.ofCeiling = r.rowsPerSecond / c.rowsPerSecond;
+      log(`${k} ceiling (same driver, same rows, ${c.txRows}-row transactions, no Kafka/decoding): ${c.rowsPerSecond.toFixed(0)} rows/s; the sink reached ${(100 * (r.ofCeiling as number)).toFixed(0)}%`);
+    }
+    {
+      const admin = await mysql.createConnection({ uri: MYSQL_URL });
+      await admin.query(`DROP DATABASE IF EXISTS \`${ceilingDb}\``);
+      await admin.end();
+    }
+
     // 4b. --compare debezium: the same Debezium-written topic replayed into empty MariaDB databases, interleaved.
     if (COMPARE) {
       for (let run = 0; run < 2; run++) {
@@ -617,7 +644,7 @@ function printSummary(r: Record<string, unknown>): void {
   const w = r.workload as { rowBytes: number; changes: number; txSize: number; tables: number; mix: string };
   const src = r.source as { changesPerSecond: number; seconds: number };
   const recv = r.pgRecvlogical as { changesPerSecond: number; seconds: number };
-  const sinks = r.sinks as Record<string, { rowsPerSecond: number; seconds: number }>;
+  const sinks = r.sinks as Record<string, { rowsPerSecond: number; seconds: number; ceilingRowsPerSecond?: number }>;
   const lat = r.latency as { offeredTxPerSecond: number; achievedTxPerSecond: number; targets: Record<string, { p50ms: number; p99ms: number; sinkMetricP50ms: number; sinkMetricP99ms: number }>; sourceCommitToKafkaP50ms: number; sourceCommitToKafkaP99ms: number };
   const m = r.machine as { uptime: string; cpus: number };
   const lines = [
@@ -626,7 +653,7 @@ function printSummary(r: Record<string, unknown>): void {
     `workload: ${w.tables} table, rows ≈ ${w.rowBytes} B, ${w.changes} changes in transactions of ${w.txSize}, ${w.mix}; latency: 1-row transactions at ${lat.offeredTxPerSecond} tx/s`,
     `pg_recvlogical (ceiling)   ${recv.changesPerSecond.toFixed(0).padStart(8)} changes/s  (${recv.seconds.toFixed(2)} s)`,
     `source → Kafka (acked)     ${src.changesPerSecond.toFixed(0).padStart(8)} changes/s  (${src.seconds.toFixed(2)} s, ${((100 * src.changesPerSecond) / recv.changesPerSecond).toFixed(0)}% of the ceiling)`,
-    ...Object.entries(sinks).map(([k, v]) => `${(k + ' (replay)').padEnd(26)} ${v.rowsPerSecond.toFixed(0).padStart(8)} rows/s     (${v.seconds.toFixed(2)} s)`),
+    ...Object.entries(sinks).map(([k, v]) => `${(k + ' (replay)').padEnd(26)} ${v.rowsPerSecond.toFixed(0).padStart(8)} rows/s     (${v.seconds.toFixed(2)} s${v.ceilingRowsPerSecond ? `, ${((100 * v.rowsPerSecond) / v.ceilingRowsPerSecond).toFixed(0)}% of the driver's ${v.ceilingRowsPerSecond.toFixed(0)} rows/s` : ''})`),
     `latency at ${lat.achievedTxPerSecond.toFixed(0)} tx/s achieved (commit → visible in target):`,
     ...Object.entries(lat.targets).map(([k, v]) => `  ${k.padEnd(12)} p50 ${v.p50ms.toFixed(1)} ms  p99 ${v.p99ms.toFixed(1)} ms   (sink metric ≈ p50 ${v.sinkMetricP50ms.toFixed(0)} ms, p99 ${v.sinkMetricP99ms.toFixed(0)} ms)`),
     `  source commit → Kafka commit (source metric) ≈ p50 ${lat.sourceCommitToKafkaP50ms.toFixed(0)} ms, p99 ${lat.sourceCommitToKafkaP99ms.toFixed(0)} ms`,
