@@ -378,8 +378,11 @@ async function main(): Promise<void> {
       k.proc = p.startSink(k.kind, k.url, { WALRELAY_GROUP_ID: `${p.id}_${k.kind}`, WALRELAY_HTTP_PORT: String(k.port) }, k.name);
       k.samples = await sampleUntil(k.name, k.proc, k.port, (m) => sum(m, 'walrelay_sink_records_applied_total', 'table="rows"'), (_m, c) => c >= N, 900_000);
       const r = rateOf(k.samples, N);
-      sinkResults[k.name] = { rows: N, seconds: r.seconds, rowsPerSecond: r.rate, wallSecondsFromStart: (k.samples.at(-1)!.t - k.samples[0]!.t) / 1000 };
-      log(`${k.name}: ${N} rows applied in ${r.seconds.toFixed(2)}s = ${r.rate.toFixed(0)} rows/s`);
+      const bm = await scrape(k.port);
+      const txCount = sum(bm, 'walrelay_sink_batch_records_count');
+      const meanTx = txCount > 0 ? sum(bm, 'walrelay_sink_batch_records_sum') / txCount : NaN;
+      sinkResults[k.name] = { rows: N, seconds: r.seconds, rowsPerSecond: r.rate, wallSecondsFromStart: (k.samples.at(-1)!.t - k.samples[0]!.t) / 1000, targetTransactions: txCount, meanRecordsPerTransaction: meanTx };
+      log(`${k.name}: ${N} rows applied in ${r.seconds.toFixed(2)}s = ${r.rate.toFixed(0)} rows/s, in ${txCount} target transactions of ${meanTx.toFixed(0)} records on average`);
     }
     result.sinks = sinkResults;
     for (const k of sinks) {
