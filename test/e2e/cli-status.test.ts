@@ -113,6 +113,14 @@ describe('walrelay status and drop-source', () => {
     assert.match(human.stdout, new RegExp(`${p.slot}\\s+active \\(pid \\d+\\)`));
     assert.match(human.stdout, /target caught up to LSN [0-9A-F]+\/[0-9A-F]+, 0\.0 s behind; 0 change\(s\) pending/);
     assert.match(human.stdout, /HEALTHY/);
+    // The target-name claims: orders is written by its topic.
+    const owners = report.targets.flatMap((tg) => tg.tableOwners);
+    assert.deepEqual(
+      owners.map((o) => [o.table, o.source, o.topic]),
+      [['orders', `${p.schema}.orders`, `${p.prefix}.${p.schema}.orders`]],
+    );
+    assert.match(owners[0]!.claimedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/);
+    assert.match(human.stdout, new RegExp(`TARGET TABLES of .*\\n[\\s\\S]*orders\\s+${p.schema}\\.orders\\s+${p.prefix}\\.${p.schema}\\.orders`));
   });
 
   test('stopped sink: lag grows, status names the partition and exits 1 above the threshold', async () => {

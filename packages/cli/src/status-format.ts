@@ -73,6 +73,12 @@ export function formatStatus(r: StatusReport): string {
     }
     out.push(table(prows).replace(/^/gm, '  '));
   }
+  for (const tg of r.targets) {
+    if (tg.tableOwners.length === 0) continue;
+    out.push('');
+    out.push(`TARGET TABLES of ${tg.target} (walrelay_table_owners: the topic that writes each; another topic mapping to a name is refused)`);
+    out.push(table([['target table', 'source table', 'topic', 'claimed'], ...tg.tableOwners.map((o) => [o.table, o.source, o.topic, o.claimedAt])]));
+  }
   if (r.deadLetterTopics.length > 0) {
     out.push('');
     out.push(table([['dead-letter topic', 'records'], ...r.deadLetterTopics.map((d) => [d.topic, String(d.records)])]));

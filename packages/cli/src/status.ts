@@ -4,7 +4,7 @@ import type { CliConfig } from './settings.js';
 import { asList } from './settings.js';
 import { readCheckpoints, slotStatus, type SlotStatus } from './source-status.js';
 import { groupsOnTopics, groupStatus, recordCount, topicOffsets, type GroupStatus, type TopicOffsets } from './sink-status.js';
-import { readTargetOffsets, type TargetOffsets } from './target-offsets.js';
+import { readTargetOffsets, type TableOwnerRow, type TargetOffsets } from './target-offsets.js';
 
 export interface StatusReport {
   readonly checkedAt: string;
@@ -18,7 +18,7 @@ export interface StatusReport {
   readonly topics: TopicOffsets[];
   readonly deadLetterTopics: { readonly topic: string; readonly records: number }[];
   readonly sinks: GroupStatus[];
-  readonly targets: { readonly target: string; readonly dialect: string; readonly offsetsTable: boolean }[];
+  readonly targets: { readonly target: string; readonly dialect: string; readonly offsetsTable: boolean; readonly tableOwners: TableOwnerRow[] }[];
   readonly thresholds: CliConfig['thresholds'];
 }
 
@@ -124,7 +124,7 @@ export async function collectStatus(config: CliConfig, log: Logger): Promise<Sta
       topics: tableTopics,
       deadLetterTopics: dlqTopics.map((x) => ({ topic: x.topic, records: recordCount(x) })),
       sinks,
-      targets: targets.map((tg) => ({ target: tg.target, dialect: tg.dialect, offsetsTable: tg.rows !== null })),
+      targets: targets.map((tg) => ({ target: tg.target, dialect: tg.dialect, offsetsTable: tg.rows !== null, tableOwners: tg.owners })),
       thresholds: t,
     };
   } finally {
