@@ -12,10 +12,11 @@ import { TestPipeline } from '../support/pipeline.js';
 import { MYSQL_URL, PG_URL } from '../support/env.js';
 import { testKafka } from '../support/kafka.js';
 import { pgConnect, q } from '../support/postgres.js';
-import { ROOT, type RunningProcess } from '../support/processes.js';
+import { ROOT, startProcess, type RunningProcess } from '../support/processes.js';
 import { summarizeProfiles } from './profile-summary.js';
 import { driverCeiling, tableShape } from './driver-ceiling.js';
 import { SqliteTarget } from '@walrelay/sink-sqlite';
+import { signalTableDdl } from '@walrelay/source-postgres';
 import { MysqlTarget } from '@walrelay/sink-mysql';
 import { cpuSeconds, debeziumJdbcSink, debeziumSource, dropDatabases, dropSlots, requireConnect, type PhaseResult } from './debezium-compare.js';
 
@@ -58,6 +59,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     compare: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    'incremental-rows': { type: 'string', default: '1000000' },
   },
 });
 if (args.compare !== undefined && args.compare !== 'debezium') throw new Error(`--compare: only debezium is known, got ${args.compare}`);
@@ -74,6 +76,9 @@ const T = Number(args.tx);
 const RATE = Number(args.rate);
 const LAT_SECONDS = Number(args['latency-seconds']);
 const SAMPLE_MS = 250;
+/** Rows of the table an incremental snapshot reads while 1-row transactions stream (0: no such phase). */
+const INC_ROWS = Number(args['incremental-rows']);
+const INC_LAT_SECONDS = 10;
 
 const t0 = Date.now();
 const log = (s: string): void => console.log(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
@@ -243,11 +248,19 @@ async function main(): Promise<void> {
       `CREATE TABLE ${s}.rows (id int8 PRIMARY KEY, a int4 NOT NULL, b int8, c text, d timestamptz, e numeric(12,2), f bool)`,
       `CREATE TABLE ${s}.lat (id int8 PRIMARY KEY, pad text)`,
       `CREATE TABLE ${s}.marker (id serial PRIMARY KEY)`,
+      `CREATE TABLE ${s}.snap (id int8 PRIMARY KEY, a int4, pad text)`,
     ]);
     db = p.db;
     const s = q(p.schema);
-    await db.query(`CREATE PUBLICATION ${q(p.publication)} FOR TABLE ${s}.rows, ${s}.lat`);
-    p.capture('rows', 'lat');
+    await db.query(`CREATE PUBLICATION ${q(p.publication)} FOR TABLE ${s}.rows, ${s}.lat, ${s}.snap`);
+    p.capture('rows', 'lat', 'snap');
+    // Snapshot requests go through the signal table (the source creates it); the bench's own
+    // publication must publish it, as an operator's would.
+    process.env.WALRELAY_SIGNAL_TABLE = `${p.schema}.walrelay_signals`;
+    await db.query(signalTableDdl({ schema: p.schema, table: 'walrelay_signals' }));
+    await db.query(`ALTER PUBLICATION ${q(p.publication)} ADD TABLE ${s}.walrelay_signals`);
+    // The incremental snapshot's table is filled before the slot exists: only a snapshot carries its rows.
+    if (INC_ROWS > 0) await db.query(`INSERT INTO ${s}.snap SELECT g, g % 1000, rpad(md5(g::text), 100, 'x') FROM generate_series(1, ${INC_ROWS}) g`);
     const admin = await mysql.createConnection({ uri: MYSQL_URL });
     await admin.query(`CREATE DATABASE \`${mysqlDb}\``);
     await admin.end();
@@ -464,122 +477,146 @@ async function main(): Promise<void> {
       await sleep(100);
     }
     log(`warm-up row reached both targets after ${((Date.now() - warm) / 1000).toFixed(1)}s (topic creation and discovery)`);
-    const before: Record<string, Metrics> = { source: await scrape(sourcePort) };
-    for (const k of sinks) before[k.name] = await scrape(k.port!);
-    const total = Math.round(RATE * LAT_SECONDS);
-    const committedAt = new Float64Array(total + 1);
-    const seen: Record<string, Float64Array> = { 'sink-sqlite': new Float64Array(total + 1), 'sink-mysql': new Float64Array(total + 1) };
-    const writers = await Promise.all([0, 1, 2, 3].map(() => pgConnect()));
-    let next = 1;
-    let stopPolling = false;
-    const lat0 = performance.now() + 200;
-    const now = (): number => performance.now();
-    const writing = Promise.all(
-      writers.map(async (c) => {
-        for (;;) {
-          const i = next++;
-          if (i > total) return;
-          const due = lat0 + ((i - 1) * 1000) / RATE;
-          const wait = due - now();
-          if (wait > 0) await sleep(wait);
-          await c.query(`INSERT INTO ${s}.lat VALUES (${i}, 'x')`);
-          committedAt[i] = now();
+    /** 1-row transactions into lat (ids first..first+total-1) at `rate` tx/s: commit → visible in each target. */
+    const latencyRun = async (what: string, first: number, total: number, rate: number) => {
+      const before: Record<string, Metrics> = { source: await scrape(sourcePort) };
+      for (const k of sinks) before[k.name] = await scrape(k.port!);
+      const committedAt = new Float64Array(total + 1);
+      const seen: Record<string, Float64Array> = { 'sink-sqlite': new Float64Array(total + 1), 'sink-mysql': new Float64Array(total + 1) };
+      const writers = await Promise.all([0, 1, 2, 3].map(() => pgConnect()));
+      let next = 1;
+      let stopPolling = false;
+      const lat0 = performance.now() + 200;
+      const now = (): number => performance.now();
+      const writing = Promise.all(
+        writers.map(async (c) => {
+          for (;;) {
+            const i = next++;
+            if (i > total) return;
+            const due = lat0 + ((i - 1) * 1000) / rate;
+            const wait = due - now();
+            if (wait > 0) await sleep(wait);
+            await c.query(`INSERT INTO ${s}.lat VALUES (${first + i - 1}, 'x')`);
+            committedAt[i] = now();
+          }
+        }),
+      );
+      const pollSqlite = (async () => {
+        const arr = seen['sink-sqlite']!;
+        let low = 0;
+        let sdb: Database.Database | undefined;
+        while (!stopPolling) {
+          try {
+            sdb ??= new Database(sqliteFile, { readonly: true, fileMustExist: true });
+            const rows = sdb.prepare('SELECT id FROM lat WHERE id > ?').raw(true).all(low + first - 1) as [number][];
+            const t = now();
+            for (const [id] of rows) if (id - first + 1 <= total && arr[id - first + 1] === 0) arr[id - first + 1] = t;
+            while (low < total && arr[low + 1]! > 0) low++;
+          } catch {
+            /* table not there yet */
+          }
+          await sleep(5);
         }
-      }),
-    );
-    const pollSqlite = (async () => {
-      const arr = seen['sink-sqlite']!;
-      let low = 0;
-      let sdb: Database.Database | undefined;
-      while (!stopPolling) {
-        try {
-          sdb ??= new Database(sqliteFile, { readonly: true, fileMustExist: true });
-          const rows = sdb.prepare('SELECT id FROM lat WHERE id > ?').raw(true).all(low) as [number][];
-          const t = now();
-          for (const [id] of rows) if (arr[id] === 0) arr[id] = t;
-          while (low < total && arr[low + 1]! > 0) low++;
-        } catch {
-          /* table not there yet */
+        sdb?.close();
+      })();
+      const pollMysql = (async () => {
+        const arr = seen['sink-mysql']!;
+        let low = 0;
+        const conn = await mysql.createConnection({ uri: mysqlUrl });
+        while (!stopPolling) {
+          try {
+            const [rows] = await conn.query({ sql: 'SELECT id FROM lat WHERE id > ?', values: [low + first - 1], rowsAsArray: true });
+            const t = now();
+            for (const [id] of rows as [number][]) if (Number(id) - first + 1 <= total && arr[Number(id) - first + 1] === 0) arr[Number(id) - first + 1] = t;
+            while (low < total && arr[low + 1]! > 0) low++;
+          } catch {
+            /* table not there yet */
+          }
+          await sleep(5);
         }
-        await sleep(5);
+        await conn.end();
+      })();
+      const rssDuring = setInterval(() => {
+        notePeak('source', source);
+        for (const k of sinks) notePeak(k.name, k.proc!);
+      }, SAMPLE_MS);
+      await writing;
+      const offeredSeconds = (now() - lat0) / 1000;
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && !Object.values(seen).every((a) => a.slice(1).every((x) => x > 0))) await sleep(100);
+      stopPolling = true;
+      await Promise.all([pollSqlite, pollMysql]);
+      clearInterval(rssDuring);
+      await Promise.all(writers.map((c) => c.end()));
+      const latency: Record<string, unknown> = {};
+      const latSeries: Record<string, { p50: [number, number][]; p99: [number, number][] }> = {};
+      for (const [name, arr] of Object.entries(seen)) {
+        const l: number[] = [];
+        const perSecond = new Map<number, number[]>();
+        let missing = 0;
+        for (let i = 1; i <= total; i++) {
+          if (arr[i] === 0) {
+            missing++;
+            continue;
+          }
+          const v = Math.max(0, arr[i]! - committedAt[i]!);
+          l.push(v);
+          const sec = Math.floor((committedAt[i]! - lat0) / 1000);
+          (perSecond.get(sec) ?? perSecond.set(sec, []).get(sec)!).push(v);
+        }
+        l.sort((a, b) => a - b);
+        const m = histDelta(before[name]!, await scrape(sinks.find((k) => k.name === name)!.port!));
+        latency[name] = {
+          rows: total,
+          missing,
+          p50ms: pct(l, 0.5),
+          p99ms: pct(l, 0.99),
+          maxms: l.at(-1),
+          sinkMetricP50ms: (histQuantile(m, 'walrelay_sink_end_to_end_seconds', 0.5) ?? NaN) * 1000,
+          sinkMetricP99ms: (histQuantile(m, 'walrelay_sink_end_to_end_seconds', 0.99) ?? NaN) * 1000,
+        };
+        latSeries[name] = { p50: [], p99: [] };
+        for (const [sec, vs] of [...perSecond.entries()].sort((a, b) => a[0] - b[0])) {
+          vs.sort((a, b) => a - b);
+          latSeries[name]!.p50.push([sec, pct(vs, 0.5)]);
+          latSeries[name]!.p99.push([sec, pct(vs, 0.99)]);
+        }
+        log(`${what} ${name}: p50 ${pct(l, 0.5).toFixed(1)} ms, p99 ${pct(l, 0.99).toFixed(1)} ms, max ${l.at(-1)?.toFixed(1)} ms (${missing} not seen)`);
       }
-      sdb?.close();
-    })();
-    const pollMysql = (async () => {
-      const arr = seen['sink-mysql']!;
-      let low = 0;
-      const conn = await mysql.createConnection({ uri: mysqlUrl });
-      while (!stopPolling) {
-        try {
-          const [rows] = await conn.query({ sql: 'SELECT id FROM lat WHERE id > ?', values: [low], rowsAsArray: true });
-          const t = now();
-          for (const [id] of rows as [number][]) if (arr[Number(id)] === 0) arr[Number(id)] = t;
-          while (low < total && arr[low + 1]! > 0) low++;
-        } catch {
-          /* table not there yet */
-        }
-        await sleep(5);
-      }
-      await conn.end();
-    })();
-    const rssDuring = setInterval(() => {
-      notePeak('source', source);
-      for (const k of sinks) notePeak(k.name, k.proc!);
-    }, SAMPLE_MS);
-    await writing;
-    const offeredSeconds = (now() - lat0) / 1000;
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && !Object.values(seen).every((a) => a.slice(1).every((x) => x > 0))) await sleep(100);
-    stopPolling = true;
-    await Promise.all([pollSqlite, pollMysql]);
-    clearInterval(rssDuring);
-    await Promise.all(writers.map((c) => c.end()));
-    const latency: Record<string, unknown> = {};
-    const latSeries: Record<string, { p50: [number, number][]; p99: [number, number][] }> = {};
-    for (const [name, arr] of Object.entries(seen)) {
-      const l: number[] = [];
-      const perSecond = new Map<number, number[]>();
-      let missing = 0;
-      for (let i = 1; i <= total; i++) {
-        if (arr[i] === 0) {
-          missing++;
-          continue;
-        }
-        const v = Math.max(0, arr[i]! - committedAt[i]!);
-        l.push(v);
-        const sec = Math.floor((committedAt[i]! - lat0) / 1000);
-        (perSecond.get(sec) ?? perSecond.set(sec, []).get(sec)!).push(v);
-      }
-      l.sort((a, b) => a - b);
-      const m = histDelta(before[name]!, await scrape(sinks.find((k) => k.name === name)!.port!));
-      latency[name] = {
-        rows: total,
-        missing,
-        p50ms: pct(l, 0.5),
-        p99ms: pct(l, 0.99),
-        maxms: l.at(-1),
-        sinkMetricP50ms: (histQuantile(m, 'walrelay_sink_end_to_end_seconds', 0.5) ?? NaN) * 1000,
-        sinkMetricP99ms: (histQuantile(m, 'walrelay_sink_end_to_end_seconds', 0.99) ?? NaN) * 1000,
+      const sm = histDelta(before.source!, await scrape(sourcePort));
+      log(`${what}: offered ${rate} tx/s, achieved ${(total / offeredSeconds).toFixed(0)} tx/s over ${offeredSeconds.toFixed(1)}s`);
+      return {
+        offeredTxPerSecond: rate,
+        achievedTxPerSecond: total / offeredSeconds,
+        seconds: offeredSeconds,
+        method: 'client COMMIT acknowledged → row first seen by a poller of the target (every 5 ms)',
+        targets: latency,
+        sourceCommitToKafkaP50ms: (histQuantile(sm, 'walrelay_source_commit_to_ack_seconds', 0.5) ?? NaN) * 1000,
+        sourceCommitToKafkaP99ms: (histQuantile(sm, 'walrelay_source_commit_to_ack_seconds', 0.99) ?? NaN) * 1000,
+        series: latSeries,
       };
-      latSeries[name] = { p50: [], p99: [] };
-      for (const [sec, vs] of [...perSecond.entries()].sort((a, b) => a[0] - b[0])) {
-        vs.sort((a, b) => a - b);
-        latSeries[name]!.p50.push([sec, pct(vs, 0.5)]);
-        latSeries[name]!.p99.push([sec, pct(vs, 0.99)]);
-      }
-      log(`latency ${name}: p50 ${pct(l, 0.5).toFixed(1)} ms, p99 ${pct(l, 0.99).toFixed(1)} ms, max ${l.at(-1)?.toFixed(1)} ms (${missing} not seen)`);
-    }
-    const sm = histDelta(before.source!, await scrape(sourcePort));
-    result.latency = {
-      offeredTxPerSecond: RATE,
-      achievedTxPerSecond: total / offeredSeconds,
-      seconds: offeredSeconds,
-      method: 'client COMMIT acknowledged → row first seen by a poller of the target (every 5 ms)',
-      targets: latency,
-      sourceCommitToKafkaP50ms: (histQuantile(sm, 'walrelay_source_commit_to_ack_seconds', 0.5) ?? NaN) * 1000,
-      sourceCommitToKafkaP99ms: (histQuantile(sm, 'walrelay_source_commit_to_ack_seconds', 0.99) ?? NaN) * 1000,
     };
-    log(`offered ${RATE} tx/s, achieved ${(total / offeredSeconds).toFixed(0)} tx/s over ${offeredSeconds.toFixed(1)}s`);
+    const latencyResult = await latencyRun('latency', 1, Math.round(RATE * LAT_SECONDS), RATE);
+    const { series: latSeries, ...latencyFigures } = latencyResult;
+    result.latency = latencyFigures;
+
+    // 6. An incremental snapshot of INC_ROWS rows (requested as an operator would) while 1-row
+    // transactions stream at RATE: its rows/s, and the stream's latency during it.
+    if (INC_ROWS > 0) {
+      const snapTable = `${p.schema}.snap`;
+      const snapCount = (m: Metrics): number => sum(m, 'walrelay_source_changes_total', `table="${snapTable}",op="r"`);
+      if (snapCount(await scrape(sourcePort)) > 0) throw new Error(`${snapTable} was snapshotted before the request: the phase would not measure what it says`);
+      const request = startProcess('source', p.sourceEnv({ WALRELAY_TABLES: p.tablesEnv() }), `${p.id}-snapshot-request`, ['snapshot', `${q(p.schema)}.snap`]);
+      p.processes.push(request);
+      const code = await request.exited;
+      if (code !== 0) throw new Error(`walrelay-source snapshot exited ${code}; log ${request.logFile}`);
+      const during = latencyRun('latency during the incremental snapshot', 1_000_000_000, Math.round(RATE * INC_LAT_SECONDS), RATE);
+      const snapSamples = await sampleUntil('source', source, sourcePort, snapCount, (_m, c) => c >= INC_ROWS, 900_000);
+      const snap = rateOf(snapSamples, INC_ROWS);
+      const { series: _series, ...duringFigures } = await during;
+      result.incrementalSnapshot = { table: `${snapTable} (id int8 PK, a int4, pad text(100))`, rows: INC_ROWS, seconds: snap.seconds, rowsPerSecond: snap.rate, latencyDuring: duringFigures };
+      log(`incremental snapshot: ${INC_ROWS} rows published in ${snap.seconds.toFixed(2)}s = ${snap.rate.toFixed(0)} rows/s while ${RATE} tx/s streamed`);
+    }
 
     notePeak('source', source);
     for (const k of sinks) notePeak(k.name, k.proc!);
@@ -663,6 +700,13 @@ function printSummary(r: Record<string, unknown>): void {
     `peak RSS (MB): ${Object.entries(r.peakRssMB as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `machine: ${m.cpus} cpus; ${m.uptime}`,
   ];
+  const inc = r.incrementalSnapshot as { rows: number; rowsPerSecond: number; seconds: number; latencyDuring: { achievedTxPerSecond: number; targets: Record<string, { p50ms: number; p99ms: number }> } } | undefined;
+  if (inc) {
+    lines.push(
+      `incremental snapshot of ${inc.rows} rows   ${inc.rowsPerSecond.toFixed(0).padStart(8)} rows/s     (${inc.seconds.toFixed(2)} s) while ${inc.latencyDuring.achievedTxPerSecond.toFixed(0)} tx/s streamed; latency during it vs without:`,
+      ...Object.entries(inc.latencyDuring.targets).map(([k, v]) => `  ${k.padEnd(12)} p50 ${v.p50ms.toFixed(1)} ms  p99 ${v.p99ms.toFixed(1)} ms   (without: p50 ${lat.targets[k]?.p50ms.toFixed(1)} ms, p99 ${lat.targets[k]?.p99ms.toFixed(1)} ms)`),
+    );
+  }
   const c = r.compareDebezium as { source: { walrelay: PhaseResult[]; debezium: PhaseResult[] }; sink: { walrelay: PhaseResult[]; debezium: PhaseResult[] }; setup: string } | undefined;
   if (c) {
     const mean = (xs: PhaseResult[], f: (x: PhaseResult) => number): number => xs.reduce((a, x) => a + f(x), 0) / Math.max(1, xs.length);
