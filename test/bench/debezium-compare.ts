@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { cpuSeconds, procStatus } from './process-stats.js';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
@@ -20,30 +21,6 @@ import { apicurioConverter, connectAvailable, connectorStatus, createConnector, 
  * worker's over the phase (it is otherwise idle), its RSS the worker's largest sample during
  * the phase (the heap is sized by the JVM, not by the work).
  */
-
-const CLK_TCK = 100;
-
-/** CPU seconds (user + system) a process has used so far. */
-export function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-export function rssBytes(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** The Kafka Connect worker's pid (services.sh writes it). */
 export function connectPid(): number {
@@ -74,14 +51,14 @@ async function healthy(connector: string): Promise<void> {
 /** Waits until `count()` reaches `n`, sampling every 250 ms; the rate runs from the last sample before any progress. */
 async function measure(n: number, count: () => Promise<number>, pid: number, timeoutMs: number, what: string, connector: string): Promise<PhaseResult> {
   const cpu0 = cpuSeconds(pid);
-  let peak = rssBytes(pid);
+  let peak = procStatus(pid, 'VmRSS');
   let before = Date.now();
   let c = 0;
   const started = Date.now();
   for (;;) {
     const t = Date.now();
     c = await count().catch(() => 0);
-    peak = Math.max(peak, rssBytes(pid));
+    peak = Math.max(peak, procStatus(pid, 'VmRSS'));
     if (c === 0) before = t;
     if (c >= n) break;
     await healthy(connector);

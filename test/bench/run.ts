@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,8 @@ import { driverCeiling, tableShape } from './driver-ceiling.js';
 import { SqliteTarget } from '@walrelay/sink-sqlite';
 import { signalTableDdl } from '@walrelay/source-postgres';
 import { MysqlTarget } from '@walrelay/sink-mysql';
-import { cpuSeconds, debeziumJdbcSink, debeziumSource, dropDatabases, dropSlots, requireConnect, type PhaseResult } from './debezium-compare.js';
+import { cpuSeconds, procStatus } from './process-stats.js';
+import { debeziumJdbcSink, debeziumSource, dropDatabases, dropSlots, requireConnect, type PhaseResult } from './debezium-compare.js';
 
 /**
  * npm run bench [-- --size S] [--tx T] [--rate R] [--latency-seconds D] [--compare debezium]
@@ -144,16 +145,6 @@ function histDelta(before: Metrics, after: Metrics): Metrics {
   return out;
 }
 
-function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
-  if (!pid) return 0;
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 interface Sample {
   t: number;
   count: number;
@@ -206,6 +197,12 @@ async function sampleUntil(name: string, proc: RunningProcess, port: number, rea
     if (Date.now() - start > timeoutMs) throw new Error(`${name}: timed out at ${count}; log ${proc.logFile}`);
     await sleep(SAMPLE_MS);
   }
+}
+
+/** A walrelay process's figures for the side-by-side table: rate, CPU (whole process life) and peak RSS. */
+function phaseOf(proc: RunningProcess, rate: { rate: number; seconds: number }, n: number): PhaseResult {
+  const cpu = cpuSeconds(proc.child.pid);
+  return { seconds: rate.seconds, perSecond: rate.rate, cpuSeconds: cpu, cpuSecondsPer100k: (cpu * 100_000) / n, peakRssMB: Math.round(procStatus(proc.child.pid, 'VmHWM') / 1048576) };
 }
 
 function rateOf(samples: Sample[], total: number): { rate: number; seconds: number; firstAt: number } {
@@ -266,27 +263,25 @@ async function main(): Promise<void> {
     await admin.end();
 
     // 1. The source creates its slot, then stops: the N changes wait in the slot.
-    let source = p.startSource({ WALRELAY_SNAPSHOT: 'never' }, 'source-init');
-    for (;;) {
-      const r = await db.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [p.slot]);
-      if (r.rows[0]?.active) break;
-      if (source.child.exitCode !== null) throw new Error(`source exited; log ${source.logFile}`);
-      await sleep(200);
-    }
-    await source.stop();
+    /** Starts a source only to create its slot, and stops it: the changes written next wait there. */
+    const createSlot = async (env: Record<string, string>, slot: string, name: string): Promise<RunningProcess> => {
+      const init = p.startSource(env, name);
+      for (;;) {
+        const r = await db!.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+        if (r.rows[0]?.active) break;
+        if (init.child.exitCode !== null) throw new Error(`source exited; log ${init.logFile}`);
+        await sleep(200);
+      }
+      await init.stop();
+      return init;
+    };
+    let source = await createSlot({ WALRELAY_SNAPSHOT: 'never' }, p.slot, 'source-init');
     await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [recvSlot]);
     // --compare debezium: a second walrelay source (own slot and prefix) and two Debezium slots hold the same changes.
     const second = { WALRELAY_SNAPSHOT: 'never', WALRELAY_SLOT: `${p.slot}_2`, WALRELAY_TOPIC_PREFIX: `${p.prefix}_w2` };
     if (COMPARE) {
       await requireConnect();
-      const init2 = p.startSource(second, 'source-init-2');
-      for (;;) {
-        const r = await db.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [second.WALRELAY_SLOT]);
-        if (r.rows[0]?.active) break;
-        if (init2.child.exitCode !== null) throw new Error(`source exited; log ${init2.logFile}`);
-        await sleep(200);
-      }
-      await init2.stop();
+      await createSlot(second, second.WALRELAY_SLOT, 'source-init-2');
       for (const slot of dbzSlots) await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
     }
     const w0 = Date.now();
@@ -357,7 +352,7 @@ async function main(): Promise<void> {
 
     // 3b. --compare debezium: Debezium, walrelay again, Debezium again (each from its own waiting slot).
     const compare: { source: { walrelay: PhaseResult[]; debezium: PhaseResult[] }; sink: { walrelay: PhaseResult[]; debezium: PhaseResult[] } } = {
-      source: { walrelay: [{ seconds: src.seconds, perSecond: src.rate, cpuSeconds: srcCpu, cpuSecondsPer100k: (srcCpu * 100_000) / N, peakRssMB: Math.round(procStatus(source.child.pid, 'VmHWM') / 1048576) }], debezium: [] },
+      source: { walrelay: [phaseOf(source, src, N)], debezium: [] },
       sink: { walrelay: [], debezium: [] },
     };
     let dbzTopic = '';
@@ -373,9 +368,9 @@ async function main(): Promise<void> {
         const s2 = p.startSource({ ...second, WALRELAY_HTTP_PORT: String(port2) }, 'source-2');
         const samples2 = await sampleUntil('source-2', s2, port2, (m) => sum(m, 'walrelay_source_changes_total', `table="${table}"`), (m, c) => c >= N && BigInt(Math.round(sum(m, 'walrelay_source_confirmed_lsn'))) >= lsnNum(lastTxLsn), 600_000);
         const r2 = rateOf(samples2, N);
-        const cpu2 = cpuSeconds(s2.child.pid);
-        compare.source.walrelay.push({ seconds: r2.seconds, perSecond: r2.rate, cpuSeconds: cpu2, cpuSecondsPer100k: (cpu2 * 100_000) / N, peakRssMB: Math.round(procStatus(s2.child.pid, 'VmHWM') / 1048576) });
-        log(`walrelay source run 2: ${r2.rate.toFixed(0)} changes/s (${cpu2.toFixed(1)} CPU s)`);
+        const w2 = phaseOf(s2, r2, N);
+        compare.source.walrelay.push(w2);
+        log(`walrelay source run 2: ${r2.rate.toFixed(0)} changes/s (${w2.cpuSeconds.toFixed(1)} CPU s)`);
         await s2.stop();
       }
     }
@@ -437,9 +432,9 @@ async function main(): Promise<void> {
         const w = p.startSink('sink-mysql', MYSQL_URL.replace(/\/[^/]*$/, `/${compareDbs[run * 2]}`), { WALRELAY_TOPIC_PREFIX: dbzPrefixes[0]!, WALRELAY_GROUP_ID: `${p.id}_cmp${run}`, WALRELAY_HTTP_PORT: String(port) }, `sink-mysql-dbz-${run + 1}`);
         const ws = await sampleUntil(`sink-mysql-dbz-${run + 1}`, w, port, (m) => sum(m, 'walrelay_sink_records_applied_total', 'table="rows"'), (_m, c) => c >= N, 900_000);
         const wr = rateOf(ws, N);
-        const wcpu = cpuSeconds(w.child.pid);
-        compare.sink.walrelay.push({ seconds: wr.seconds, perSecond: wr.rate, cpuSeconds: wcpu, cpuSecondsPer100k: (wcpu * 100_000) / N, peakRssMB: Math.round(procStatus(w.child.pid, 'VmHWM') / 1048576) });
-        log(`walrelay-sink-mysql on Debezium's topic, run ${run + 1}: ${wr.rate.toFixed(0)} rows/s (${wcpu.toFixed(1)} CPU s)`);
+        const ws1 = phaseOf(w, wr, N);
+        compare.sink.walrelay.push(ws1);
+        log(`walrelay-sink-mysql on Debezium's topic, run ${run + 1}: ${wr.rate.toFixed(0)} rows/s (${ws1.cpuSeconds.toFixed(1)} CPU s)`);
         await w.stop();
         const d = await debeziumJdbcSink({ name: `${p.id}_jdbc${run + 1}`, topic: dbzTopic, database: compareDbs[run * 2 + 1]!, n: N });
         compare.sink.debezium.push(d);

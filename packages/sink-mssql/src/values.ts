@@ -1,5 +1,5 @@
 import { ValueError, type SchemaColumn } from '@walrelay/core';
-import { arrayJson, columnRef, dateText, exactScalar, isNullParam, NOT_SCALAR, stringValue, timeText, timestampText } from '@walrelay/sink';
+import { columnRef, dateText, exactScalar, isNullParam, NOT_SCALAR, stringValue, textualValue, timestampText, timeText } from '@walrelay/sink';
 import sql from 'mssql';
 import type { ISqlType } from 'mssql';
 import { decimalFits } from './sql.js';
@@ -74,12 +74,8 @@ export function mssqlParam(col: SchemaColumn, value: unknown, table: string): un
     case 'timestamp':
     case 'timestamptz':
       return timestampText(value, where, { separator: 'T' });
-    case 'array':
-      return arrayJson(value, where, col.element);
-    case 'json':
-      return typeof value === 'string' ? value : JSON.stringify(value);
     default:
-      return stringValue(value, where);
+      return textualValue(col.kind, value, where, col.element);
   }
 }
 

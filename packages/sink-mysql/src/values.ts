@@ -1,5 +1,5 @@
 import type { SchemaColumn } from '@walrelay/core';
-import { arrayJson, columnRef, dateText, exactScalar, isNullParam, NOT_SCALAR, stringValue, timeText, timestampText } from '@walrelay/sink';
+import { columnRef, dateText, exactScalar, isNullParam, NOT_SCALAR, textualValue, timestampText, timeText } from '@walrelay/sink';
 import { decimalFits } from './sql.js';
 
 /** One decoded value → the parameter mysql2 binds (escapes client-side) for its MySQL column. */
@@ -16,12 +16,8 @@ export function mysqlParam(col: SchemaColumn, value: unknown, table: string): un
     case 'timestamp':
     case 'timestamptz':
       return timestampText(value, where);
-    case 'array':
-      return arrayJson(value, where, col.element);
-    case 'json':
-      return typeof value === 'string' ? value : JSON.stringify(value);
     default:
-      return stringValue(value, where);
+      return textualValue(col.kind, value, where, col.element);
   }
 }
 

@@ -1,5 +1,5 @@
 import { ValueError, type SchemaColumn } from '@walrelay/core';
-import { arrayJson, booleanValue, bytesValue, columnRef, dateText, int64Value, intValue, isNullParam, stringValue, timeText, timestampText } from '@walrelay/sink';
+import { booleanValue, bytesValue, columnRef, dateText, int64Value, intValue, isNullParam, textualValue, timestampText, timeText } from '@walrelay/sink';
 
 /** One decoded value → what better-sqlite3 binds for its SQLite column. */
 export function sqliteParam(col: SchemaColumn, value: unknown, table: string): unknown {
@@ -31,11 +31,7 @@ export function sqliteParam(col: SchemaColumn, value: unknown, table: string): u
     case 'timestamp':
     case 'timestamptz':
       return timestampText(value, where, { infinity: 'text' });
-    case 'array':
-      return arrayJson(value, where, col.element);
-    case 'json':
-      return typeof value === 'string' ? value : JSON.stringify(value);
     default:
-      return stringValue(value, where);
+      return textualValue(col.kind, value, where, col.element);
   }
 }

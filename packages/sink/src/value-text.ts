@@ -315,3 +315,15 @@ export function lsnToSigned(lsn: bigint | null): bigint | null {
 export function lsnFromSigned(stored: bigint | null): bigint | null {
   return stored === null ? null : BigInt.asUintN(64, stored);
 }
+
+/** Arrays, json and every kind carried as text: bound alike by every dialect. */
+export function textualValue(kind: ValueKind, value: unknown, where: string, element?: ValueKind): string {
+  switch (kind) {
+    case 'array':
+      return arrayJson(value, where, element);
+    case 'json':
+      return typeof value === 'string' ? value : JSON.stringify(value);
+    default:
+      return stringValue(value, where);
+  }
+}

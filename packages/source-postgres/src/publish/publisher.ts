@@ -24,6 +24,8 @@ export interface PublisherOptions {
 /** The size limit of a topic's record batches (its `max.message.bytes`). */
 export interface TopicLimits {
   maxMessageBytes(topic: string): Promise<number>;
+  /** The limit if it was read already (no await), else undefined. */
+  knownMaxMessageBytes(topic: string): number | undefined;
 }
 
 /** Names a record for an error: its table and key, e.g. `public.docs key {"id":7}`. */
@@ -35,7 +37,7 @@ const RECORD_OVERHEAD = 25;
 
 function recordBytes(m: Message): number {
   let n = RECORD_OVERHEAD + (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  for (const [k, v] of Object.entries(m.headers ?? {})) n += 10 + Buffer.byteLength(k) + (Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v ?? '')));
+  if (m.headers) for (const [k, v] of Object.entries(m.headers)) n += 10 + Buffer.byteLength(k) + (Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v ?? '')));
   return n;
 }
 
@@ -75,8 +77,6 @@ export class TransactionalPublisher {
   /** Records sent or buffered in the open transaction. */
   #inTransaction = 0;
   readonly stats: PublishStats = { records: 0, bytes: 0, sends: 0 };
-  /** Limits `refusal` read, per topic (records known to fit skip the await). */
-  readonly #limits = new Map<string, number>();
   onSend: ((records: number, bytes: number, ms: number) => void) | undefined;
   /** Each topic's batch size limit: records above it are refused with a clear error, batches are split below it. */
   topicLimits: TopicLimits | undefined;
@@ -122,7 +122,7 @@ export class TransactionalPublisher {
    */
   fitsAlone(record: OutRecord): boolean {
     if (!this.topicLimits) return true;
-    const limit = this.#limits.get(record.topic);
+    const limit = this.topicLimits.knownMaxMessageBytes(record.topic);
     return limit !== undefined && BATCH_OVERHEAD + recordBytes(record) <= limit;
   }
 
@@ -135,13 +135,8 @@ export class TransactionalPublisher {
     if (!this.topicLimits) return undefined;
     const limit = await this.topicLimits.maxMessageBytes(record.topic);
     const size = recordBytes(record);
-    if (BATCH_OVERHEAD + size <= limit) {
-      this.#limits.set(record.topic, limit);
-      return undefined;
-    }
-    // Not cached: the operator may raise the limit, and the next attempt reads it again.
-    this.#limits.delete(record.topic);
-    return this.#tooLarge(record.topic, record, size, limit);
+    // The refusal restarts the pipeline, whose new TopicManager reads the limit again: raising it lets the record pass.
+    return BATCH_OVERHEAD + size <= limit ? undefined : this.#tooLarge(record.topic, record, size, limit);
   }
 
   /** Buffers a record; returns a promise only when it sends (await it then), so the common path costs no await. */

@@ -37,9 +37,15 @@ export class TopicManager {
     return this.#ensure(topic, partitions, this.#tableTopicConfig());
   }
 
+  /** The limit if this run read it already (no await). */
+  knownMaxMessageBytes(topic: string): number | undefined {
+    return this.#maxMessageBytes.get(topic);
+  }
+
   /**
    * The topic's `max.message.bytes` (its own setting or the broker's default), read once per
-   * process start: the largest record batch the broker accepts for it.
+   * pipeline run (a failed run restarts with a new TopicManager, which reads it again): the
+   * largest record batch the broker accepts for it.
    */
   async maxMessageBytes(topic: string): Promise<number> {
     const known = this.#maxMessageBytes.get(topic);
