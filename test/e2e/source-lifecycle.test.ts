@@ -257,14 +257,16 @@ describe('walrelay-source: a lost slot', () => {
     }
   });
 
-  test('onSlotLost accepts only fail (resync is not built) and names the setting', async () => {
+  test('onSlotLost takes fail or resync, and resync is refused with format debezium, naming the setting', async () => {
     const p = new TestPipeline('lc_mode');
     try {
       await p.setup((s) => [`CREATE TABLE ${s}.t (id int8 PRIMARY KEY)`]);
-      const proc = p.startSource({ WALRELAY_ON_SLOT_LOST: 'resync' }, 'resync');
-      assert.equal(await proc.exited, 2);
-      assert.match(proc.output(), /WALRELAY_ON_SLOT_LOST/);
-      assert.match(proc.output(), /resync/);
+      const bogus = p.startSource({ WALRELAY_ON_SLOT_LOST: 'recreate' }, 'bogus');
+      assert.equal(await bogus.exited, 2);
+      assert.match(bogus.output(), /WALRELAY_ON_SLOT_LOST/);
+      const dbz = p.startSource({ WALRELAY_ON_SLOT_LOST: 'resync', WALRELAY_FORMAT: 'debezium' }, 'resync-debezium');
+      assert.equal(await dbz.exited, 2);
+      assert.match(dbz.output(), /onSlotLost: resync truncates each table through a marker on every partition/);
     } finally {
       await p.cleanup();
     }

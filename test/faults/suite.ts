@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
-import { avroType, decodeAvro, SchemaRegistryClient, unframe } from '@walrelay/core';
+import { avroType, decodeAvro, SchemaRegistryClient, TRUNCATE_HEADER, unframe } from '@walrelay/core';
 import { TestPipeline } from '../support/pipeline.js';
 import { MYSQL_URL, REGISTRY_URL } from '../support/env.js';
 import { testKafka } from '../support/kafka.js';
@@ -83,7 +83,7 @@ export const FULL: Omit<FaultOptions, 'log'> = {
 };
 
 type Role = 'source' | 'sink-sqlite' | 'sink-mysql';
-type FaultKind = `kill ${Role}` | 'restart kafka' | 'restart postgresql' | 'restart mariadb' | 'rebalance sink-sqlite' | 'rebalance sink-mysql';
+type FaultKind = `kill ${Role}` | 'restart kafka' | 'restart postgresql' | 'restart mariadb' | 'rebalance sink-sqlite' | 'rebalance sink-mysql' | 'drop slot';
 
 export interface Injection {
   readonly at: number;
@@ -97,7 +97,7 @@ export interface FaultResult {
   readonly injections: readonly Injection[];
   readonly unexpectedExits: readonly string[];
   readonly reports: readonly TargetReport[];
-  readonly topicAudit: { records: number; distinct: number; duplicates: number; missing: number; ok: boolean; firstProblems: string[] };
+  readonly topicAudit: { records: number; distinct: number; duplicates: number; missing: number; snapshotRecords: number; ok: boolean; firstProblems: string[] };
   readonly workload: Workload['stats'];
   readonly seconds: number;
   readonly interrupted: boolean;
@@ -150,7 +150,8 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
   const start = (role: Role, name: string = role): RunningProcess => {
     let proc: RunningProcess;
     // Small chunks: the lifecycle's kill lands inside the incremental snapshot of `late`.
-    if (role === 'source') proc = p.startSource({ WALRELAY_SNAPSHOT_CHUNK_SIZE: '250' }, name);
+    // onSlotLost resync: the lifecycle drops the slot once (a lost slot, followed exactly).
+    if (role === 'source') proc = p.startSource({ WALRELAY_SNAPSHOT_CHUNK_SIZE: '250', WALRELAY_ON_SLOT_LOST: 'resync' }, name);
     else {
       const kind = role;
       const url = kind === 'sink-sqlite' ? sqliteFile : mysqlUrl;
@@ -191,6 +192,26 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
       await sleep(300 + Math.floor(rand() * 1500));
       const next = start(role);
       detail += ` → restarted as pid ${next.child.pid}`;
+    } else if (fault === 'drop slot') {
+      // The source goes down, its slot is dropped, the workload goes on for a while with no
+      // slot (those changes reach no WAL reader), and the source comes back: onSlotLost resync.
+      const proc = procs.get('source')!;
+      expectedExit.add(proc);
+      proc.kill('SIGKILL');
+      await proc.exited;
+      for (let i = 0; ; i++) {
+        try {
+          // The walsender lets go of the slot once it notices its client is gone.
+          await p.db.query('SELECT pg_drop_replication_slot($1)', [p.slot]);
+          break;
+        } catch (e) {
+          if (i > 240) throw e;
+          await sleep(250);
+        }
+      }
+      await sleep(3000);
+      const next = start('source');
+      detail = `pid ${proc.child.pid} killed, slot ${p.slot} dropped, 3 s without a slot → restarted as pid ${next.child.pid}`;
     } else if (fault === 'restart kafka') {
       const pidFile = path.join(ROOT, '.services/kafka/kafka.pid');
       if (!existsSync(pidFile)) throw new Error('Kafka was not started from this checkout (no .services/kafka/kafka.pid): services.sh cannot restart it');
@@ -253,7 +274,9 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
    * source logs the snapshot's first chunk it is killed with SIGKILL (the snapshot resumes from
    * its checkpoint); `late` is updated, deleted from and inserted into until the workload ends;
    * at half of the workload `narrow` gains a column with a default (its existing rows must get
-   * it: the table is read again).
+   * it: the table is read again); at 60% `late` renames a column, at 70% widens `v` to int8 and
+   * writes values above 2^31 into it; at 80% the slot is dropped with the source down and the
+   * workload going on (onSlotLost: resync truncates and re-reads every table).
    */
   const lifecycleEvents = async (w: Workload, done: Promise<unknown>): Promise<void> => {
     let finished = false;
@@ -278,6 +301,8 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     if (finished) return;
     await sql(`ALTER PUBLICATION ${q(p.publication)} ADD TABLE ${q(p.schema)}.late`);
     log('lifecycle: table late joined the publication');
+    // The column churn writes: `note`, until the lifecycle renames it.
+    let noteColumn = 'note';
     const churn = (async () => {
       const r = rng(o.seed ^ 0x1a7e);
       let next = o.lateTableRows + 1;
@@ -286,7 +311,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
         const pick = r();
         const stmt =
           pick < 0.7
-            ? `UPDATE ${q(p.schema)}.late SET v = v + 1, note = 'changed' WHERE id BETWEEN ${id} AND ${id + 20}`
+            ? `UPDATE ${q(p.schema)}.late SET v = v + 1, ${q(noteColumn)} = 'changed' WHERE id BETWEEN ${id} AND ${id + 20}`
             : pick < 0.85
               ? `DELETE FROM ${q(p.schema)}.late WHERE id BETWEEN ${id} AND ${id + 3}`
               : `INSERT INTO ${q(p.schema)}.late VALUES (${next++}, 1, 'inserted after it joined')`;
@@ -309,6 +334,28 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     if (!finished) {
       await sql(`ALTER TABLE ${q(p.schema)}.narrow ADD COLUMN tag text NOT NULL DEFAULT 'seeded'`);
       log("lifecycle: narrow gained column tag with DEFAULT 'seeded'");
+    }
+    // DDL the targets follow while the faults go on: a rename (the target column keeps its data)
+    // and a widening with values above 2^31 (the target column is widened before they arrive).
+    await at(0.6);
+    if (!finished) {
+      await sql(`ALTER TABLE ${q(p.schema)}.late RENAME COLUMN note TO remark`);
+      noteColumn = 'remark';
+      log('lifecycle: late renamed column note to remark');
+    }
+    await at(0.7);
+    if (!finished) {
+      await sql(`ALTER TABLE ${q(p.schema)}.late ALTER COLUMN v TYPE int8`);
+      await sql(`UPDATE ${q(p.schema)}.late SET v = v + 3000000000 WHERE id % 7 = 0`);
+      log('lifecycle: late widened v to int8 and 1 row in 7 went above 2^31');
+    }
+    // A lost slot, resynced: every table truncated in the targets and read again.
+    await at(0.8);
+    if (!finished) {
+      await inject('drop slot', 'drop the slot (onSlotLost: resync)').catch((e: Error) => {
+        unexpectedExits.push(`${since()} lifecycle slot drop failed: ${e.message}`);
+        injectionFailures++;
+      });
     }
     await churn;
   };
@@ -435,12 +482,19 @@ async function waitForSlot(p: TestPipeline): Promise<void> {
   }
 }
 
-/** Reads the audit topic (read_committed) and counts each audit id: exactly one record each, ids 1..expected. */
+/**
+ * Reads the audit topic (read_committed) and counts each audit id: exactly one change record
+ * each, ids 1..expected. After a resync (a lost slot), rows written while the slot was gone
+ * arrive only as snapshot records (op r) of the table read again: an id counts as present when
+ * it has a change record or a snapshot record, and a duplicate is a second change record.
+ */
 export async function checkAuditTopic(topic: string, expected: number): Promise<FaultResult['topicAudit']> {
   const kafka = testKafka();
   const registry = new SchemaRegistryClient({ url: REGISTRY_URL });
   const consumer = kafka.consumer({ groupId: `walrelay-faults-audit-${Date.now()}-${Math.random().toString(36).slice(2)}`, readUncommitted: false, allowAutoTopicCreation: false, maxBytes: 20 * 1024 * 1024 });
   const counts = new Uint8Array(expected + 2);
+  const snapshotted = new Uint8Array(expected + 2);
+  let snapshotRecords = 0;
   let records = 0;
   let outOfRange = 0;
   let lastAt = Date.now();
@@ -452,14 +506,25 @@ export async function checkAuditTopic(topic: string, expected: number): Promise<
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
         if (!m.value || m.value.length === 0 || !m.key) continue;
-        const { schemaId, payload } = unframe(m.key);
-        let t = types.get(schemaId);
-        if (!t) {
-          t = avroType(await registry.schemaById(schemaId));
-          types.set(schemaId, t);
-        }
-        const key = decodeAvro(t, payload) as { id: bigint | number };
+        if (m.headers?.[TRUNCATE_HEADER] !== undefined) continue; // a resync's truncate marker
+        const typeOf = async (id: number) => {
+          let t = types.get(id);
+          if (!t) {
+            t = avroType(await registry.schemaById(id));
+            types.set(id, t);
+          }
+          return t;
+        };
+        const k = unframe(m.key);
+        const key = decodeAvro(await typeOf(k.schemaId), k.payload) as { id: bigint | number };
+        const v = unframe(m.value);
+        const op = (decodeAvro(await typeOf(v.schemaId), v.payload) as { op: string }).op;
         const id = Number(key.id);
+        if (op === 'r') {
+          snapshotRecords++;
+          if (id >= 1 && id <= expected) snapshotted[id] = 1;
+          continue;
+        }
         records++;
         if (id >= 1 && id <= expected) counts[id] = Math.min(255, (counts[id] ?? 0) + 1);
         else outOfRange++;
@@ -469,8 +534,8 @@ export async function checkAuditTopic(topic: string, expected: number): Promise<
   });
   const deadline = Date.now() + Math.max(60_000, expected / 5);
   while (Date.now() < deadline) {
-    if (records >= expected && Date.now() - lastAt > 3000) break;
-    if (records < expected && Date.now() - lastAt > 30_000 && records > 0) break;
+    if (records + snapshotRecords >= expected && Date.now() - lastAt > 3000) break;
+    if (records + snapshotRecords < expected && Date.now() - lastAt > 30_000 && records > 0) break;
     await sleep(250);
   }
   await consumer.disconnect();
@@ -481,18 +546,26 @@ export async function checkAuditTopic(topic: string, expected: number): Promise<
   const firstProblems: string[] = [];
   for (let i = 1; i <= expected; i++) {
     const c = counts[i]!;
-    if (c >= 1) distinct++;
+    if (c >= 1 || snapshotted[i]) distinct++;
     if (c > 1) {
       duplicates += c - 1;
       if (firstProblems.length < 5) firstProblems.push(`id ${i} ×${c}`);
     }
-    if (c === 0) {
+    if (c === 0 && !snapshotted[i]) {
       missing++;
       if (firstProblems.length < 5) firstProblems.push(`id ${i} missing`);
     }
   }
   if (outOfRange > 0) firstProblems.push(`${outOfRange} records with ids outside 1..${expected}`);
-  return { records, distinct, duplicates, missing, ok: duplicates === 0 && missing === 0 && outOfRange === 0 && records === expected, firstProblems };
+  return {
+    records,
+    distinct,
+    duplicates,
+    missing,
+    snapshotRecords,
+    ok: duplicates === 0 && missing === 0 && outOfRange === 0 && (snapshotRecords > 0 || records === expected),
+    firstProblems,
+  };
 }
 
 export function formatResult(r: FaultResult): string {
@@ -508,7 +581,10 @@ export function formatResult(r: FaultResult): string {
   lines.push('== checked:');
   for (const rep of r.reports) lines.push(formatReport(rep).replace(/^/gm, '  '));
   const a = r.topicAudit;
-  lines.push(`  audit topic (read_committed): ${a.records} records, ${a.distinct} distinct ids, ${a.duplicates} duplicates, ${a.missing} missing${a.firstProblems.length ? `: ${a.firstProblems.join(', ')}` : ''}`);
+  lines.push(
+    `  audit topic (read_committed): ${a.records} change records, ${a.distinct} distinct ids, ${a.duplicates} duplicates, ${a.missing} missing` +
+      `${a.snapshotRecords > 0 ? `, ${a.snapshotRecords} snapshot records of the resync` : ''}${a.firstProblems.length ? `: ${a.firstProblems.join(', ')}` : ''}`,
+  );
   lines.push(`== ${r.ok ? 'PASS' : 'FAIL'} in ${r.seconds.toFixed(0)}s${r.interrupted ? ' (interrupted early: fewer changes and faults than asked for)' : ''}`);
   return lines.join('\n');
 }

@@ -92,10 +92,11 @@ export function canonical(c: ColumnSpec, v: unknown): string | null {
 }
 
 /** Compares `schema.table` in PostgreSQL with the target's rows. */
-export async function compareTable(db: pg.Client, schema: string, table: string, targetRows: TargetRows, maxDifferences = 10): Promise<CheckResult> {
+export async function compareTable(db: pg.Client, schema: string, table: string, targetRows: TargetRows, maxDifferences = 10, keyNames?: readonly string[]): Promise<CheckResult> {
   const shape = await describeTableByName(db, schema, table);
   const cols = shape.columns;
-  const keyCols = cols.filter((c) => c.key !== null).sort((a, b) => (a.key as number) - (b.key as number));
+  // The rows' identity: the table's key, or the configured key columns (keyColumns) of a table without one.
+  const keyCols = keyNames ? keyNames.map((n) => cols.find((c) => c.name === n)!) : cols.filter((c) => c.key !== null).sort((a, b) => (a.key as number) - (b.key as number));
   await db.query("SET IntervalStyle = 'iso_8601'; SET TimeZone = 'UTC'; SET extra_float_digits = 3");
   const src = await db.query({
     text: `SELECT ${cols.map(pgExpr).join(', ')} FROM ${q(schema)}.${q(table)}`,

@@ -82,12 +82,12 @@ export class TestPipeline {
   }
 
   /** Waits until the target table equals the source table (or times out with the differences). */
-  async waitConsistent(table: string, rows: TargetRows, timeoutMs = 90_000): Promise<CheckResult> {
+  async waitConsistent(table: string, rows: TargetRows, timeoutMs = 90_000, keyNames?: readonly string[]): Promise<CheckResult> {
     let last: CheckResult | undefined;
     return waitFor(
       `${table} in the target to equal PostgreSQL`,
       async () => {
-        last = await compareTable(this.db, this.schema, table, rows);
+        last = await compareTable(this.db, this.schema, table, rows, 10, keyNames);
         return last.differences.length === 0 ? last : undefined;
       },
       {

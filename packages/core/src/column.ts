@@ -46,6 +46,13 @@ export interface ColumnSpec {
   readonly elementPgType?: string;
   readonly domain?: string;
   readonly enumLabels?: readonly string[];
+  /**
+   * pg_attribute.attnum: stays with the column through RENAME COLUMN and ALTER COLUMN TYPE
+   * (absent in schemas written before walrelay carried it; those match columns by name).
+   */
+  readonly attnum?: number;
+  /** Earlier names of this column, oldest first (RENAME COLUMN), so a sink can rename its target column. */
+  readonly formerNames?: readonly string[];
 }
 
 /** A column of a table as carried in a schema: the spec plus the Avro field name. */

@@ -80,6 +80,18 @@ export class ApplyError extends WalrelayError {
   }
 }
 
+/**
+ * The target has no column of a name a statement wrote: another sink process renamed it
+ * (RENAME COLUMN upstream) after this one read the table's shape, or someone dropped it. The
+ * sink runtime re-reads the topic's newest schema and retries once; if that does not help, it
+ * is an ApplyError like any other.
+ */
+export class MissingColumnError extends ApplyError {
+  constructor(message: string, options: WalrelayErrorOptions = {}) {
+    super(message, { ...options, retriable: false });
+  }
+}
+
 /** The source's replication preconditions do not hold (wal_level, privileges, slot use). */
 export class ReplicationError extends WalrelayError {
   constructor(message: string, options: WalrelayErrorOptions = {}) {

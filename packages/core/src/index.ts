@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './lsn.js';
 export * from './wire/index.js';
 export * from './column.js';
+export * from './column-evolution.js';
 export * from './config.js';
 export * from './logging.js';
 export * from './observability.js';

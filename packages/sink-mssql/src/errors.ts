@@ -1,4 +1,4 @@
-import { ApplyError, ConnectionError, ValueError, WalrelayError, errorMessage } from '@walrelay/core';
+import { ApplyError, ConnectionError, MissingColumnError, ValueError, WalrelayError, errorMessage } from '@walrelay/core';
 
 const VALUE_NUMBERS = new Set([
   220, // arithmetic overflow (smallint/int)
@@ -32,6 +32,8 @@ export function classifyMssqlError(error: unknown, context: string, password = '
   const message = `${context}: ${scrub(errorMessage(error), password)}${number !== undefined ? ` (${number})` : code ? ` (${code})` : ''}`;
   const details = { number, driverCode: code };
   if (number !== undefined && VALUE_NUMBERS.has(number)) return new ValueError(message, { cause: error, details });
+  // 207 invalid column name: renamed by another sink process, or dropped.
+  if (number === 207) return new MissingColumnError(message, { cause: error, details });
   if (number !== undefined && RETRIABLE_NUMBERS.has(number)) return new ApplyError(message, { retriable: true, cause: error, details });
   if (code === 'ELOGIN' || number === 18_456 || number === 4_060) return new ConnectionError('sqlserver', message, { retriable: false, cause: error, details });
   if ((number !== undefined && CONNECTION_NUMBERS.has(number)) || (code !== undefined && CONNECTION_CODES.has(code))) {

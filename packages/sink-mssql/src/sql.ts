@@ -343,6 +343,71 @@ export function loadOffsetsSql(schema = DEFAULT_SCHEMA, table = DEFAULT_OFFSETS_
   );
 }
 
+/** Each column's type facts (sys.columns + sys.types); @object is the qualified name. */
+export const COLUMN_TYPES_SQL =
+  'SELECT c.[name] AS [name], t.[name] AS [type], c.[max_length] AS [max_length], c.[precision] AS [precision], c.[scale] AS [scale], c.[is_nullable] AS [is_nullable] ' +
+  "FROM sys.columns AS c JOIN sys.types AS t ON t.[user_type_id] = c.[user_type_id] WHERE c.[object_id] = OBJECT_ID(@object, N'U')";
+
+/** The primary key constraint's name and columns in key order; @object is the qualified name. */
+export const PRIMARY_KEY_CONSTRAINT_SQL =
+  "SELECT kc.[name] AS [name] FROM sys.key_constraints AS kc WHERE kc.[parent_object_id] = OBJECT_ID(@object, N'U') AND kc.[type] = 'PK'";
+
+export interface MssqlColumnType {
+  readonly type: string;
+  readonly max_length: number;
+  readonly precision: number;
+  readonly scale: number;
+}
+
+/** A column's type spelled as columnType spells it (NVARCHAR(20), DECIMAL(10,2), DATETIME2(6), FLOAT(53)). */
+export function mssqlTypeText(c: MssqlColumnType): string {
+  const t = c.type.toLowerCase();
+  switch (t) {
+    case 'nvarchar':
+    case 'nchar':
+      return `${t.toUpperCase()}(${c.max_length === -1 ? 'MAX' : c.max_length / 2})`;
+    case 'varchar':
+    case 'char':
+    case 'varbinary':
+    case 'binary':
+      return `${t.toUpperCase()}(${c.max_length === -1 ? 'MAX' : c.max_length})`;
+    case 'decimal':
+    case 'numeric':
+      return `DECIMAL(${c.precision},${c.scale})`;
+    case 'datetime2':
+    case 'time':
+      return `${t.toUpperCase()}(${c.scale})`;
+    case 'float':
+      return c.precision <= 24 ? 'REAL' : 'FLOAT(53)';
+    default:
+      return t.toUpperCase();
+  }
+}
+
+/** Renames a column: sp_rename with the object and the new name bound as parameters (@objname, @newname). */
+export const RENAME_COLUMN_SQL = "EXEC sp_rename @objname = @objname, @newname = @newname, @objtype = 'COLUMN'";
+
+/**
+ * Widens columns in one transaction. SQL Server cannot alter a column of the primary key while
+ * the constraint exists, so when a key column changes the constraint is dropped and re-created
+ * (same name, same columns, clustered) around the ALTERs.
+ */
+export function widenColumnsSql(
+  schema: string,
+  table: string,
+  changes: readonly { name: string; sqlType: string; nullable: boolean }[],
+  primaryKey?: { readonly name: string; readonly columns: readonly string[] },
+): string {
+  const q = qualified(schema, table);
+  const alters = changes.map((c) => `ALTER TABLE ${q} ALTER COLUMN ${quoteIdent(c.name)} ${c.sqlType} ${c.nullable ? 'NULL' : 'NOT NULL'};`);
+  const lines = ['SET XACT_ABORT ON;', 'BEGIN TRANSACTION;'];
+  if (primaryKey) lines.push(`ALTER TABLE ${q} DROP CONSTRAINT ${quoteIdent(primaryKey.name)};`);
+  lines.push(...alters);
+  if (primaryKey) lines.push(`ALTER TABLE ${q} ADD CONSTRAINT ${quoteIdent(primaryKey.name)} PRIMARY KEY CLUSTERED (${primaryKey.columns.map(quoteIdent).join(', ')});`);
+  lines.push('COMMIT TRANSACTION;');
+  return lines.join('\n');
+}
+
 export const EXISTING_COLUMNS_SQL = "SELECT c.[name] FROM sys.columns AS c WHERE c.[object_id] = OBJECT_ID(@object, N'U') ORDER BY c.[column_id]";
 export const EXTRA_UNIQUE_INDEXES_SQL =
   'SELECT i.[name] FROM sys.indexes AS i WHERE i.[object_id] = OBJECT_ID(@object) AND i.[is_unique] = 1 AND i.[is_primary_key] = 0 AND i.[name] IS NOT NULL ORDER BY i.[name]';

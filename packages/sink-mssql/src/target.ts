@@ -1,5 +1,5 @@
-import { ApplyError, ConnectionError, errorMessage, type Logger, type SchemaColumn } from '@walrelay/core';
-import { checkFence, lsnFromSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '@walrelay/sink';
+import { ApplyError, ConnectionError, errorMessage, keyColumns, type Logger, type SchemaColumn } from '@walrelay/core';
+import { checkFence, needsWidening, lsnFromSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import sql from 'mssql';
 import type { ConnectionPool, Transaction, config as MssqlConfig } from 'mssql';
 import { classifyMssqlError, scrub } from './errors.js';
@@ -10,6 +10,14 @@ import {
   DEFAULT_OFFSETS_TABLE,
   DEFAULT_SCHEMA,
   EXISTING_COLUMNS_SQL,
+  COLUMN_TYPES_SQL,
+  PRIMARY_KEY_CONSTRAINT_SQL,
+  RENAME_COLUMN_SQL,
+  columnType,
+  keyLengths,
+  mssqlTypeText,
+  widenColumnsSql,
+  type MssqlColumnType,
   EXTRA_UNIQUE_INDEXES_SQL,
   PRIMARY_KEY_SQL,
   addColumnSql,
@@ -183,6 +191,36 @@ export class MssqlTarget implements TargetDriver {
     if (missing.length === 0) return;
     await this.query(`add columns to ${table.name}`, addColumnSql(this.schema, table.name, missing));
     this.log?.info({ table: table.name, columns: missing.map((c) => c.name) }, 'sqlserver: added columns');
+  }
+
+  async renameColumn(table: string, from: string, to: string): Promise<void> {
+    await this.query(`rename column ${from} of ${table} to ${to}`, RENAME_COLUMN_SQL, [
+      { name: 'objname', kind: 'nvarchar', value: `${qualified(this.schema, table)}.${quoteIdent(from)}` },
+      { name: 'newname', kind: 'nvarchar', value: to },
+    ]);
+    this.log?.info({ table, from, to }, 'sqlserver: renamed column');
+  }
+
+  async widenColumns(table: TargetTable, columns: readonly SchemaColumn[]): Promise<string[]> {
+    const rows = await this.query<MssqlColumnType & { name: string; is_nullable: boolean }>(`column types of ${table.name}`, COLUMN_TYPES_SQL, [this.objectParam(table.name)]);
+    const current = new Map(rows.map((r) => [r.name, r]));
+    const keys = keyColumns(table.shape);
+    const lengths = keyLengths(keys);
+    const changes = columns.flatMap((c) => {
+      const have = current.get(c.name);
+      if (!have) return [];
+      const want = columnType(c, c.key !== null, lengths.get(c.name));
+      return needsWidening(mssqlTypeText(have), want) ? [{ name: c.name, sqlType: want, nullable: have.is_nullable, key: c.key !== null }] : [];
+    });
+    if (changes.length === 0) return [];
+    let primaryKey: { name: string; columns: string[] } | undefined;
+    if (changes.some((c) => c.key)) {
+      const [pk] = await this.query<{ name: string }>(`primary key of ${table.name}`, PRIMARY_KEY_CONSTRAINT_SQL, [this.objectParam(table.name)]);
+      if (pk) primaryKey = { name: pk.name, columns: await this.primaryKey(table.name) };
+    }
+    await this.query(`widen columns of ${table.name}`, widenColumnsSql(this.schema, table.name, changes, primaryKey));
+    this.log?.info({ table: table.name, columns: changes.map((c) => `${c.name} ${c.sqlType}`) }, 'sqlserver: widened columns');
+    return changes.map((c) => c.name);
   }
 
   async primaryKey(table: string): Promise<string[]> {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { IdentifierError, ApplyError, ConfigError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
-import type { ApplyBatch } from '@walrelay/sink';
+import { IdentifierError, MissingColumnError, ApplyError, ConfigError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
+import { needsWidening, type ApplyBatch } from '@walrelay/sink';
 import {
   MSSQL_MAX_PARAMS,
   addColumnSql,
@@ -25,6 +25,9 @@ import {
   PRIMARY_KEY_SQL,
   fenceSql,
   qualified,
+  mssqlTypeText,
+  widenColumnsSql,
+  RENAME_COLUMN_SQL,
 } from '../src/index.js';
 
 function col(name: string, kind: ValueKind, extra: Partial<SchemaColumn> = {}): SchemaColumn {
@@ -269,5 +272,46 @@ describe('mssql fence', () => {
       fenceSql('dbo', 'walrelay_offsets'),
       'SELECT CAST([next_offset] AS VARCHAR(20)) AS n FROM [dbo].[walrelay_offsets] WITH (UPDLOCK, HOLDLOCK) WHERE [group_id] = @group AND [topic] = @topic AND [kafka_partition] = @partition',
     );
+  });
+});
+
+describe('mssql schema evolution (RENAME COLUMN, widening)', () => {
+  it('reads column types back in the spelling columnType uses, so widening compares like with like', () => {
+    assert.equal(mssqlTypeText({ type: 'nvarchar', max_length: 40, precision: 0, scale: 0 }), 'NVARCHAR(20)');
+    assert.equal(mssqlTypeText({ type: 'nvarchar', max_length: -1, precision: 0, scale: 0 }), 'NVARCHAR(MAX)');
+    assert.equal(mssqlTypeText({ type: 'decimal', max_length: 9, precision: 14, scale: 2 }), 'DECIMAL(14,2)');
+    assert.equal(mssqlTypeText({ type: 'datetime2', max_length: 8, precision: 27, scale: 6 }), 'DATETIME2(6)');
+    assert.equal(mssqlTypeText({ type: 'float', max_length: 8, precision: 53, scale: 0 }), 'FLOAT(53)');
+    assert.equal(mssqlTypeText({ type: 'real', max_length: 4, precision: 24, scale: 0 }), 'REAL');
+    assert.equal(mssqlTypeText({ type: 'int', max_length: 4, precision: 10, scale: 0 }), 'INT');
+    assert.equal(columnType(col('n', 'int64'), false), 'BIGINT');
+    assert.equal(needsWidening(mssqlTypeText({ type: 'int', max_length: 4, precision: 10, scale: 0 }), columnType(col('n', 'int64'), false)), true);
+    assert.equal(needsWidening(mssqlTypeText({ type: 'nvarchar', max_length: 10, precision: 0, scale: 0 }), columnType(col('s', 'text', { length: 50 }), false)), true);
+    assert.equal(needsWidening(mssqlTypeText({ type: 'bigint', max_length: 8, precision: 19, scale: 0 }), columnType(col('n', 'int32'), false)), false);
+  });
+
+  it('widens key columns around a dropped and re-created primary key, in one transaction', () => {
+    const sql = widenColumnsSql('dbo', 'acct', [{ name: 'id', sqlType: 'BIGINT', nullable: false }, { name: 'n]x', sqlType: 'BIGINT', nullable: true }], { name: 'PK__acct', columns: ['id'] });
+    assert.equal(
+      sql,
+      [
+        'SET XACT_ABORT ON;',
+        'BEGIN TRANSACTION;',
+        'ALTER TABLE [dbo].[acct] DROP CONSTRAINT [PK__acct];',
+        'ALTER TABLE [dbo].[acct] ALTER COLUMN [id] BIGINT NOT NULL;',
+        'ALTER TABLE [dbo].[acct] ALTER COLUMN [n]]x] BIGINT NULL;',
+        'ALTER TABLE [dbo].[acct] ADD CONSTRAINT [PK__acct] PRIMARY KEY CLUSTERED ([id]);',
+        'COMMIT TRANSACTION;',
+      ].join('\n'),
+    );
+    assert.doesNotMatch(widenColumnsSql('dbo', 'acct', [{ name: 'n', sqlType: 'BIGINT', nullable: true }]), /CONSTRAINT/);
+  });
+
+  it('renames through sp_rename with the names bound as parameters', () => {
+    assert.equal(RENAME_COLUMN_SQL, "EXEC sp_rename @objname = @objname, @newname = @newname, @objtype = 'COLUMN'");
+  });
+
+  it('an unknown column (207) is a MissingColumnError', () => {
+    assert.ok(classifyMssqlError({ number: 207, message: "Invalid column name 'x'." }, 'apply') instanceof MissingColumnError);
   });
 });

@@ -1,4 +1,4 @@
-import { ApplyError, ConnectionError, ValueError, WalrelayError, errorMessage } from '@walrelay/core';
+import { ApplyError, ConnectionError, MissingColumnError, ValueError, WalrelayError, errorMessage } from '@walrelay/core';
 
 const VALUE_ERRNOS = new Set([
   1048, // column cannot be null
@@ -70,6 +70,10 @@ export function classifyMysqlError(error: unknown, context: string, password?: s
   const details = { errno, driverCode: code };
   if (errno !== undefined && VALUE_ERRNOS.has(errno)) {
     return new ValueError(`${context}: ${message} (${code ?? errno})`, { cause: error, details });
+  }
+  if (errno === 1054) {
+    // ER_BAD_FIELD_ERROR: unknown column (renamed by another sink process, or dropped).
+    return new MissingColumnError(`${context}: ${message} (${code ?? errno})`, { cause: error, details });
   }
   if (errno !== undefined && RETRIABLE_ERRNOS.has(errno)) {
     return new ApplyError(`${context}: ${message} (${code ?? errno})`, { retriable: true, cause: error, details });

@@ -347,6 +347,21 @@ export function loadOffsetsSql(table = DEFAULT_OFFSETS_TABLE): string {
   );
 }
 
+/** Each column's type as MySQL/MariaDB spell it (`bigint(20)`, `varchar(20)`, `decimal(10,2)`) and its nullability. */
+export const COLUMN_TYPES_SQL =
+  'SELECT COLUMN_NAME AS `name`, COLUMN_TYPE AS `type`, IS_NULLABLE AS `nullable` FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?';
+
+/** RENAME COLUMN keeps the column's data, type and index membership (MariaDB 10.5+, MySQL 8.0+). */
+export function renameColumnSql(table: string, from: string, to: string): string {
+  return `ALTER TABLE ${quoteIdent(table)} RENAME COLUMN ${quoteIdent(from)} TO ${quoteIdent(to)}`;
+}
+
+/** Changes columns' types in one ALTER, keeping each column's NULL / NOT NULL. */
+export function modifyColumnsSql(table: string, changes: readonly { name: string; sqlType: string; nullable: boolean }[]): string {
+  const parts = changes.map((c) => `MODIFY COLUMN ${quoteIdent(c.name)} ${c.sqlType} ${c.nullable ? 'NULL' : 'NOT NULL'}`);
+  return `ALTER TABLE ${quoteIdent(table)} ${parts.join(', ')}`;
+}
+
 export const EXISTING_COLUMNS_SQL =
   'SELECT COLUMN_NAME AS `name` FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION';
 

@@ -1,5 +1,5 @@
 import { ApplyError, ConfigError, ConnectionError, ValueError, type Logger, type SchemaColumn } from '@walrelay/core';
-import { checkFence, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '@walrelay/sink';
+import { checkFence, needsWidening, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, PoolOptions, RowDataPacket } from 'mysql2/promise';
 import {
@@ -9,6 +9,11 @@ import {
   ownersTableSql,
   tableOwnerSql,
   EXISTING_COLUMNS_SQL,
+  COLUMN_TYPES_SQL,
+  modifyColumnsSql,
+  renameColumnSql,
+  tableColumnDefs,
+  textTypeFor,
   EXTRA_UNIQUE_INDEXES_SQL,
   PRIMARY_KEY_SQL,
   SESSION_SQL,
@@ -223,6 +228,33 @@ export class MysqlTarget implements TargetDriver {
       await this.run(`add columns to ${table.name}`, (pool) => pool.query(addColumnSql(table.name, missing, true)));
     }
     this.log?.info({ table: table.name, columns: missing.map((c) => c.name) }, 'mysql: added columns');
+  }
+
+  async renameColumn(table: string, from: string, to: string): Promise<void> {
+    await this.run(`rename column ${from} of ${table} to ${to}`, (pool) => pool.query(renameColumnSql(table, from, to)));
+    this.log?.info({ table, from, to }, 'mysql: renamed column');
+  }
+
+  async widenColumns(table: TargetTable, columns: readonly SchemaColumn[]): Promise<string[]> {
+    const [rows] = await this.run(`column types of ${table.name}`, (pool) => pool.query<RowDataPacket[]>(COLUMN_TYPES_SQL, [table.name]));
+    const current = new Map(rows.map((r) => [String(r['name']), { type: String(r['type']), nullable: String(r['nullable']) === 'YES' }]));
+    const wanted = new Map(tableColumnDefs(table.shape).map((d) => [d.column.name, d.sqlType]));
+    const changes = columns.flatMap((c) => {
+      const have = current.get(c.name);
+      const want = wanted.get(c.name);
+      return have && want && needsWidening(have.type, want) ? [{ name: c.name, sqlType: want, nullable: have.nullable }] : [];
+    });
+    if (changes.length === 0) return [];
+    try {
+      await this.run(`widen columns of ${table.name}`, (pool) => pool.query(modifyColumnsSql(table.name, changes)));
+    } catch (error) {
+      // Row size too large (1118): wider VARCHARs do not fit in the row; TEXT types are stored off-row.
+      if ((error as { details?: { errno?: number } }).details?.errno !== 1118) throw error;
+      const asText = changes.map((c) => (c.sqlType.startsWith('VARCHAR(') ? { ...c, sqlType: textTypeFor(Number(/\((\d+)\)/.exec(c.sqlType)?.[1] ?? 0)) } : c));
+      await this.run(`widen columns of ${table.name}`, (pool) => pool.query(modifyColumnsSql(table.name, asText)));
+    }
+    this.log?.info({ table: table.name, columns: changes.map((c) => `${c.name} ${c.sqlType}`) }, 'mysql: widened columns');
+    return changes.map((c) => c.name);
   }
 
   async primaryKey(table: string): Promise<string[]> {

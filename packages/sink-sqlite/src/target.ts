@@ -189,6 +189,22 @@ export class SqliteTarget implements TargetDriver {
     this.log?.info({ table: table.name, columns: missing.map((c) => c.name) }, 'sqlite: added columns');
   }
 
+  async renameColumn(table: string, from: string, to: string): Promise<void> {
+    const sql = `ALTER TABLE ${quoteIdent(table)} RENAME COLUMN ${quoteIdent(from)} TO ${quoteIdent(to)}`;
+    this.run(`rename column ${from} of ${table} to ${to}`, (db) => db.exec(sql));
+    this.statements.clear(); // statements prepared against the old names
+    this.log?.info({ table, from, to }, 'sqlite: renamed column');
+  }
+
+  /**
+   * Nothing to widen: SQLite's declared types are affinities (INTEGER holds 64-bit integers,
+   * REAL doubles, TEXT any length), and walrelay gives every kind of a widening family the
+   * same one (sql.ts columnType).
+   */
+  async widenColumns(_table: TargetTable, _columns: readonly SchemaColumn[]): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
   async primaryKey(table: string): Promise<string[]> {
     return this.run(`primary key of ${table}`, (db) => db.prepare(PRIMARY_KEY_SQL).pluck().all(table)) as string[];
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { SchemaColumn, TableShape, ValueKind } from '@walrelay/core';
+import { MissingColumnError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
 import { StaleBatchError, type ApplyBatch, type StoredOffset, type TargetDriver, type TargetTable } from './target.js';
 
 /**
@@ -25,6 +25,8 @@ export interface DriverContractOptions {
   readonly bmpIdentifiersOnly?: boolean;
   /** Longest identifier the target allows (characters). */
   readonly maxIdentifier?: number;
+  /** The dialect's column types differ per width (false for SQLite, whose affinities hold every width). */
+  readonly widens?: boolean;
   /**
    * Every value kind round-tripped: a row of `columns` (the first is the key) written as
    * `row`, read back through `rows()` as `expected` (the dialect's text of each value;
@@ -159,6 +161,57 @@ export function driverContract(name: string, factory: () => Promise<DriverUnderT
       const nulls = got.find((r) => r !== full)!;
       for (const c of v.columns) assert.deepEqual(full?.[c.name], v.expected[c.name], `column ${c.name} (${c.kind})`);
       for (const c of v.columns.slice(1)) assert.equal(nulls[c.name], null, `null ${c.name}`);
+    });
+
+    it('renames a column, key column included: the data stays, the key follows; a missing column is a MissingColumnError', async () => {
+      const k = col('k', 'int32', 1);
+      const a = col('a', 'text');
+      const shape: TableShape = { schema: 'public', table: 'contract_rename', columns: [k, a] };
+      const renamed: TargetTable = { name: 'contract_rename', shape };
+      await t.driver.createTable(renamed);
+      await apply([{ kind: 'upsert', columns: [k, a], rows: [[1, 'one'], [2, 'two']] }], [], renamed);
+      await t.driver.renameColumn(renamed.name, 'a', 'a "renamed"');
+      await t.driver.renameColumn(renamed.name, 'k', 'key2');
+      assert.deepEqual(await t.driver.existingColumns(renamed.name), ['key2', 'a "renamed"']);
+      assert.deepEqual(await t.driver.primaryKey(renamed.name), ['key2']);
+      const k2 = { ...k, name: 'key2', field: 'key2' };
+      const a2 = { ...a, name: 'a "renamed"', field: 'a_renamed_' };
+      const after: TargetTable = { name: renamed.name, shape: { ...shape, columns: [k2, a2] } };
+      await apply([{ kind: 'upsert', columns: [k2, a2], rows: [[2, 'TWO']] }], [], after);
+      assert.deepEqual(await t.rows(renamed.name), [{ key2: '1', 'a "renamed"': 'one' }, { key2: '2', 'a "renamed"': 'TWO' }]);
+      await assert.rejects(apply([{ kind: 'upsert', columns: [k2, a], rows: [[3, 'old name']] }], [], after), (e: Error) => e instanceof MissingColumnError);
+      await assert.rejects(t.driver.renameColumn(renamed.name, 'a', 'b'));
+    });
+
+    it('widens columns before wider values arrive (int4 -> int8 in the key too, varchar(5) -> varchar(50)), never narrows, idempotently', async () => {
+      const k: SchemaColumn = { ...col('k', 'int32', 1), pgType: 'int4' };
+      const n: SchemaColumn = { ...col('n', 'int32'), pgType: 'int4' };
+      const s5: SchemaColumn = { ...col('s', 'text'), pgType: 'varchar', length: 5 };
+      const d: SchemaColumn = { ...col('d', 'decimal'), pgType: 'numeric', precision: 5, scale: 2 };
+      const shape: TableShape = { schema: 'public', table: 'contract_widen', columns: [k, n, s5, d] };
+      const narrow: TargetTable = { name: 'contract_widen', shape };
+      await t.driver.createTable(narrow);
+      await apply([{ kind: 'upsert', columns: [k, n, s5, d], rows: [[1, 7, 'abc', '123.45']] }], [], narrow);
+      assert.deepEqual(await t.driver.widenColumns(narrow, shape.columns), [], 'nothing to widen');
+      const k8: SchemaColumn = { ...k, kind: 'int64', pgType: 'int8' };
+      const n8: SchemaColumn = { ...n, kind: 'int64', pgType: 'int8' };
+      const s50: SchemaColumn = { ...s5, length: 50 };
+      const d9: SchemaColumn = { ...d, precision: 9 };
+      const wide: TargetTable = { name: narrow.name, shape: { ...shape, columns: [k8, n8, s50, d9] } };
+      const widened = await t.driver.widenColumns(wide, wide.shape.columns);
+      const widens = options.widens ?? true;
+      if (widens) assert.deepEqual([...widened].sort(), ['d', 'k', 'n', 's']);
+      else assert.deepEqual(widened, []);
+      assert.deepEqual(await t.driver.widenColumns(wide, wide.shape.columns), [], 'idempotent');
+      assert.deepEqual(await t.driver.widenColumns(narrow, shape.columns), [], 'never narrows');
+      assert.deepEqual(await t.driver.primaryKey(narrow.name), ['k']);
+      const big = 2n ** 40n;
+      await apply([{ kind: 'upsert', columns: [k8, n8, s50, d9], rows: [[big, big + 1n, 'x'.repeat(50), '1234567.89']] }], [], wide);
+      const rows = await t.rows(narrow.name);
+      assert.deepEqual(rows.map((r) => [r['k'], r['n'], r['s'], r['d']]), [
+        ['1', '7', 'abc', '123.45'],
+        [String(big), String(big + 1n), 'x'.repeat(50), '1234567.89'],
+      ]);
     });
 
     it('hostile identifiers: quotes, backticks, brackets, spaces, unicode, long names', async () => {

@@ -15,4 +15,5 @@ export * from './runtime/sink-runtime.js';
 export * from './metrics.js';
 export * from './main-runner.js';
 export * from './value-text.js';
+export * from './column-widening.js';
 export * from './end-to-end-clock.js';

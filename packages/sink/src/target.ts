@@ -43,8 +43,10 @@ export function checkFence(offset: StoredOffset, stored: bigint | null | undefin
  *    ConfigError for the rest. Never a plain driver error, never a password in a message.
  * 5. **DDL is idempotent and faithful.** `createTable` makes the source key the primary key
  *    and maps every value kind exactly (or refuses with a ConfigError naming the column);
- *    `addColumns` adds nullable columns and ignores those that already exist; both may race
- *    with another sink process doing the same (the runtime re-checks after a failure).
+ *    `addColumns` adds nullable columns and ignores those that already exist; `renameColumn`
+ *    keeps the column's data; `widenColumns` only ever widens. All may race with another sink
+ *    process doing the same (the runtime re-checks after a failure). A statement naming a column
+ *    the table does not have fails with a MissingColumnError.
  * 6. **Introspection is exact.** `existingColumns`, `primaryKey` and `extraUniqueIndexes`
  *    report what the database has (names as stored, key columns in key order), so the
  *    runtime can refuse a pre-existing table whose key is not the source's.
@@ -143,6 +145,18 @@ export interface TargetDriver {
   createTable(table: TargetTable): Promise<void>;
   /** Adds columns (nullable) that the schema gained. */
   addColumns(table: TargetTable, columns: readonly SchemaColumn[]): Promise<void>;
+  /**
+   * Renames a column (RENAME COLUMN upstream: the schema's column names its former name); the
+   * column keeps its data, its type and its place in the primary key.
+   */
+  renameColumn(table: string, from: string, to: string): Promise<void>;
+  /**
+   * Widens the existing columns among `columns` whose target type holds less than the type the
+   * dialect gives their spec (int4 → int8, varchar(n) → varchar(m), numeric precision up, …),
+   * before a wider value is written; never narrows, leaves columns of another type family
+   * alone, and is idempotent. Returns the names of the columns it altered.
+   */
+  widenColumns(table: TargetTable, columns: readonly SchemaColumn[]): Promise<string[]>;
   /**
    * The primary-key column names of an existing table, in key order; [] when the table has
    * no primary key (or does not exist).

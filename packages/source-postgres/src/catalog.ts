@@ -19,7 +19,7 @@ export interface TableShapeWithOid extends TableShape {
   /** True when some column has a key position (primary key or replica identity index). */
   readonly hasKey: boolean;
   /** Which index the key positions come from. */
-  readonly keySource: 'primary' | 'replica-identity-index' | null;
+  readonly keySource: 'primary' | 'replica-identity-index' | 'configured' | null;
   /** pg_attribute.atttypid per column (the declared type: a domain's oid for a domain column), as pgoutput sends it. */
   readonly typeOids: readonly number[];
   /** pg_attribute.atttypmod per column (-1 for a domain column), as pgoutput sends it. */
@@ -153,12 +153,6 @@ async function describeClass(client: Queryable, cls: ClassRow): Promise<TableSha
     ...a,
     atttypid: Number(a.atttypid),
   }));
-  const typeRows = (await client.query<TypeRow>(TYPES_SQL, [[...new Set(atts.map((a) => a.atttypid))]])).rows;
-  const types = new Map<number, TypeRow>();
-  for (const r of typeRows) {
-    const row: TypeRow = { ...r, oid: Number(r.oid), typbasetype: Number(r.typbasetype), typelem: Number(r.typelem) };
-    types.set(row.oid, row);
-  }
   const indexes = (await client.query<IndexRow>(INDEX_SQL, [cls.oid])).rows;
   const replicaIdentity = cls.relreplident as ReplicaIdentity;
   // pgoutput's old-key tuple carries the replica identity index columns when REPLICA
@@ -168,7 +162,52 @@ async function describeClass(client: Queryable, cls: ClassRow): Promise<TableSha
   const keyIndex = ri ?? pk;
   const keySource = ri ? 'replica-identity-index' : pk ? 'primary' : null;
   const keyAttnums = keyIndex ? parseIndkey(keyIndex.indkey) : [];
+  const described = await describeAttributes(
+    client,
+    `${cls.schema}.${cls.table}`,
+    atts.map((a) => ({ ...a, key: keyAttnums.indexOf(a.attnum) >= 0 ? keyAttnums.indexOf(a.attnum) + 1 : null })),
+  );
+  return {
+    schema: cls.schema,
+    table: cls.table,
+    columns: described.columns,
+    relationOid: cls.oid,
+    replicaIdentity,
+    hasKey: described.columns.some((c) => c.key !== null),
+    keySource,
+    typeOids: atts.map((a) => a.atttypid),
+    attTypmods: atts.map((a) => a.atttypmod),
+    arrayDelimiters: described.arrayDelimiters,
+  };
+}
 
+/** One column to describe: its attribute facts (attnum may be unknown for a definition the catalog no longer has). */
+export interface AttributeFacts {
+  readonly attnum: number | undefined;
+  readonly attname: string;
+  readonly atttypid: number;
+  readonly atttypmod: number;
+  readonly attnotnull: boolean;
+  /** 1-based key position, or null. */
+  readonly key: number | null;
+}
+
+/**
+ * Column specs from attribute facts: each type (a domain's base, an array's element, an enum's
+ * labels) resolved through pg_type by oid. Used for the catalog's columns and for a table
+ * definition the stream carries that the catalog has moved past (DDL since: see tables.ts).
+ */
+export async function describeAttributes(
+  client: Queryable,
+  tableName: string,
+  atts: readonly AttributeFacts[],
+): Promise<{ columns: ReturnType<typeof assignFieldNames>; arrayDelimiters: (string | null)[] }> {
+  const typeRows = (await client.query<TypeRow>(TYPES_SQL, [[...new Set(atts.map((a) => a.atttypid))]])).rows;
+  const types = new Map<number, TypeRow>();
+  for (const r of typeRows) {
+    const row: TypeRow = { ...r, oid: Number(r.oid), typbasetype: Number(r.typbasetype), typelem: Number(r.typelem) };
+    types.set(row.oid, row);
+  }
   const enumTypeOids = [...types.values()].filter((t) => t.typtype === 'e').map((t) => t.oid);
   const enumLabels = new Map<number, string[]>();
   if (enumTypeOids.length > 0) {
@@ -179,19 +218,17 @@ async function describeClass(client: Queryable, cls: ClassRow): Promise<TableSha
       labels.push(r.label);
     }
   }
-
-  const tableName = `${cls.schema}.${cls.table}`;
   const specs: ColumnSpec[] = [];
   const arrayDelimiters: (string | null)[] = [];
   for (const a of atts) {
     const where = (): string => `table ${JSON.stringify(tableName)} column ${JSON.stringify(a.attname)}`;
     const col = resolveType(types, a.atttypid, a.atttypmod, where);
-    const keyPos = keyAttnums.indexOf(a.attnum);
     const common = {
       name: a.attname,
       typmod: col.typmod,
       nullable: !a.attnotnull && !col.notNull,
-      key: keyPos >= 0 ? keyPos + 1 : null,
+      key: a.key,
+      ...(a.attnum !== undefined ? { attnum: a.attnum } : {}),
       ...(col.domain !== undefined ? { domain: col.domain } : {}),
     };
     let spec: ColumnSpec;
@@ -233,19 +270,7 @@ async function describeClass(client: Queryable, cls: ClassRow): Promise<TableSha
     specs.push(spec);
     arrayDelimiters.push(delimiter);
   }
-  const columns = assignFieldNames(specs);
-  return {
-    schema: cls.schema,
-    table: cls.table,
-    columns,
-    relationOid: cls.oid,
-    replicaIdentity,
-    hasKey: columns.some((c) => c.key !== null),
-    keySource,
-    typeOids: atts.map((a) => a.atttypid),
-    attTypmods: atts.map((a) => a.atttypmod),
-    arrayDelimiters,
-  };
+  return { columns: assignFieldNames(specs), arrayDelimiters };
 }
 
 function classRow(r: ClassRow): ClassRow {
@@ -312,7 +337,12 @@ SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table, c.relisparti
  * with the exact names, or quoted `"sch.ema"."ta""ble"`; an entry matching no table is
  * reported in `missing` (a parsed name in the `tables` syntax).
  */
-export async function listCapturableTables(client: Queryable, filter?: readonly (string | TableName)[]): Promise<CapturableTables> {
+export async function listCapturableTables(
+  client: Queryable,
+  filter?: readonly (string | TableName)[],
+  /** Tables keyed by configuration (`keyColumns`): capturable without a key of their own. */
+  configuredKey?: (schema: string, table: string) => boolean,
+): Promise<CapturableTables> {
   const rows = (
     await client.query<{ oid: string; schema: string; table: string; partition: boolean; haskey: boolean }>(LIST_SQL)
   ).rows;
@@ -329,7 +359,7 @@ export async function listCapturableTables(client: Queryable, filter?: readonly 
       matched.add(wanted.get(hit) as string);
     }
     const oid = Number(r.oid);
-    if (r.haskey) capturable.push({ schema: r.schema, table: r.table, oid, partition: r.partition });
+    if (r.haskey || configuredKey?.(r.schema, r.table)) capturable.push({ schema: r.schema, table: r.table, oid, partition: r.partition });
     else keyless.push({ schema: r.schema, table: r.table, oid });
   }
   const missing = filter ? filter.map(label).filter((f) => !matched.has(f)) : [];

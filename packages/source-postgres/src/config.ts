@@ -19,6 +19,13 @@ export const sourceConfigSchema = z
     publication: pgIdent.default('walrelay'),
     /** Tables to capture as `schema.table` (or `table` for public); empty = every table with a key. */
     tables: tablesSetting,
+    /**
+     * Key columns per table (`{"schema.table": ["a", "b"]}`, Debezium's message.key.columns): key
+     * a table that has no primary key or replica identity index, or re-key one. Checked at start:
+     * a unique index on NOT NULL columns among them, and REPLICA IDENTITY FULL unless they are the
+     * table's identity key.
+     */
+    keyColumns: z.record(z.string(), z.array(z.string().min(1)).min(1)).default({}),
     snapshot: z.enum(['initial', 'never', 'initial_only']).default('initial'),
     snapshotParallelism: z.number().int().min(1).max(32).default(2),
     snapshotFetchRows: z.number().int().min(1).max(1_000_000).default(5_000),
@@ -72,6 +79,13 @@ export const sourceConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.format === 'debezium' && c.onSlotLost === 'resync') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['onSlotLost'],
+        message: "onSlotLost: resync truncates each table through a marker on every partition, which format debezium does not write (its one truncate record cannot be ordered on a multi-partition topic): use format walrelay, or onSlotLost: fail",
+      });
+    }
     if (c.format === 'debezium' && (c.topics.compact === true || /compact/.test(c.topics.config['cleanup.policy'] ?? ''))) {
       ctx.addIssue({
         code: 'custom',
@@ -92,6 +106,7 @@ export const sourceEnv: EnvBindings = {
   WALRELAY_SLOT: { path: ['slot'] },
   WALRELAY_PUBLICATION: { path: ['publication'] },
   WALRELAY_TABLES: { path: ['tables'], type: 'list' },
+  WALRELAY_KEY_COLUMNS: { path: ['keyColumns'], type: 'json' },
   WALRELAY_SNAPSHOT: { path: ['snapshot'] },
   WALRELAY_SNAPSHOT_PARALLELISM: { path: ['snapshotParallelism'], type: 'int' },
   WALRELAY_CONNECTOR_NAME: { path: ['connectorName'] },

@@ -8,15 +8,10 @@ import type { EnvBindings } from '@walrelay/core';
 export const lifecycleConfig = {
   /**
    * What to do when the checkpoint shows a slot walrelay created and the slot is gone.
-   * `fail` (the only mode built): stop with an error. `resync` is not built yet.
+   * `fail`: stop with an error. `resync`: create the slot, truncate every captured table in the
+   * targets (a marker on every partition) and read each table again incrementally.
    */
-  onSlotLost: z
-    .string()
-    .default('fail')
-    .refine((v) => v === 'fail', {
-      message: 'onSlotLost: only "fail" is built in this version ("resync", an exact re-snapshot that also deletes the rows deleted during the gap, is not)',
-    })
-    .transform((v) => v as 'fail'),
+  onSlotLost: z.enum(['fail', 'resync']).default('fail'),
   /** PostgreSQL 17+: create the slot with FAILOVER, so it is synchronised to standbys. */
   slotFailover: z.boolean().default(false),
   incremental: z

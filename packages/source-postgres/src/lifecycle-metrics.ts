@@ -8,6 +8,8 @@ export interface LifecycleMetrics {
   readonly pending: Gauge<string>;
   /** 1 when the source stopped because the slot its checkpoint follows is gone. */
   readonly slotLost: Gauge<string>;
+  /** Resyncs of a lost slot started (`onSlotLost: resync`). */
+  readonly slotResyncs: Counter<string>;
 }
 
 export function createLifecycleMetrics(registry: Registry): LifecycleMetrics {
@@ -18,5 +20,6 @@ export function createLifecycleMetrics(registry: Registry): LifecycleMetrics {
     chunkRetries: new Counter({ name: 'walrelay_source_incremental_snapshot_chunk_retries_total', help: 'Chunks read again (truncate or schema change in the window, a commit not yet visible)', labelNames: ['table'], registers: r }),
     pending: new Gauge({ name: 'walrelay_source_incremental_snapshots_pending', help: 'Tables whose incremental snapshot is queued or running', registers: r }),
     slotLost: new Gauge({ name: 'walrelay_source_slot_lost', help: '1 when the source stopped because the replication slot its checkpoint follows is gone', registers: r }),
+    slotResyncs: new Counter({ name: 'walrelay_source_slot_resyncs_total', help: 'Lost slots resynced (onSlotLost resync): every table truncated in the targets and read again', registers: r }),
   };
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ConfigError, parseTablesSetting, type Logger } from '@walrelay/core';
 import { listCapturableTables } from './catalog.js';
+import { configuredKey, type KeyColumnsSetting } from './key-columns.js';
 import { quotePgIdent, wrapPgError } from './replication/connection.js';
 import { publicationTable, publicationTables } from './snapshot/publication.js';
 import { ensureSignalTable } from './snapshot/signals.js';
@@ -51,11 +52,11 @@ async function setComment(client: pg.Client, publication: string, tables: readon
 }
 
 /** The tables `tables` asks for (every keyed table when empty), the keyless ones warned about and left out. */
-async function wantedTables(client: pg.Client, wanted: readonly string[], log: Logger): Promise<KnownTable[]> {
+async function wantedTables(client: pg.Client, wanted: readonly string[], log: Logger, keyColumns?: KeyColumnsSetting): Promise<KnownTable[]> {
   const filter = wanted.length > 0 ? parseTablesSetting(wanted) : undefined;
-  const { capturable, keyless, missing } = await listCapturableTables(client, filter);
+  const { capturable, keyless, missing } = await listCapturableTables(client, filter, (schema, table) => configuredKey(keyColumns, schema, table) !== undefined);
   for (const k of keyless) {
-    log.warn({ schema: k.schema, table: k.table }, 'table has no primary key or replica identity index: not added to the publication, its changes are not captured');
+    log.warn({ schema: k.schema, table: k.table }, 'table has no primary key or replica identity index: not added to the publication, its changes are not captured (name its key columns in keyColumns to capture it)');
   }
   if (missing.length > 0) throw new ConfigError(`tables: not found in PostgreSQL: ${missing.join(', ')}`, { details: { setting: 'tables' } });
   return capturable.map((t) => ({ schema: t.schema, table: t.table }));
@@ -67,11 +68,11 @@ async function signalTableExists(client: pg.Client, t: KnownTable): Promise<bool
 }
 
 /** Creates the publication, or brings a walrelay-managed one in line with `tables`, or checks an operator's. */
-export async function ensurePublication(client: pg.Client, publication: string, wanted: readonly string[], log: Logger, signal?: KnownTable): Promise<void> {
+export async function ensurePublication(client: pg.Client, publication: string, wanted: readonly string[], log: Logger, signal?: KnownTable, keyColumns?: KeyColumnsSetting): Promise<void> {
   const exists = (await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication])).rows.length > 0;
   if (!exists) {
     if (signal) await ensureSignalTable(client, signal, log);
-    const list = await wantedTables(client, wanted, log);
+    const list = await wantedTables(client, wanted, log, keyColumns);
     if (signal && (await signalTableExists(client, signal)) && !list.some((t) => same(t, signal))) list.push(signal);
     try {
       await client.query(list.length === 0 ? `CREATE PUBLICATION ${quotePgIdent(publication)}` : `CREATE PUBLICATION ${quotePgIdent(publication)} FOR TABLE ${list.map(name).join(', ')}`);
@@ -86,7 +87,7 @@ export async function ensurePublication(client: pg.Client, publication: string, 
   const published = (await publicationTables(client, publication)).map((t) => ({ schema: t.schema, table: t.table }));
   const previous = await managedTables(client, publication);
   if (previous !== null) {
-    const list = await wantedTables(client, wanted, log);
+    const list = await wantedTables(client, wanted, log, keyColumns);
     const add = list.filter((t) => !published.some((p) => same(p, t)));
     // Only what walrelay put in because of the setting leaves: tables added by hand stay.
     const drop = published.filter((p) => previous.some((t) => same(p, t)) && !list.some((t) => same(p, t)) && !(signal && same(p, signal)));

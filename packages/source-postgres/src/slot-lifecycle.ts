@@ -86,7 +86,7 @@ export function slotLostError(slot: string, database: string, cp: SourceCheckpoi
     `replication slot ${slot} is gone from database ${database}, but the Kafka checkpoint follows it (${since}; published up to LSN ${formatLsn(cp.endLsn)}${updated}). ` +
       'Changes made while it was gone are not in Kafka, and rows deleted then stay in every target. ' +
       'Options: (1) re-create the pipeline: delete the checkpoint (the source then creates the slot and takes a new initial snapshot; targets keep rows deleted in the gap unless rebuilt from new topics), ' +
-      '(2) onSlotLost: resync (not built in this version). The source will not create a new slot on its own.',
+      '(2) set onSlotLost: resync and start again: the source creates the slot, truncates every captured table in the targets and reads each again (rows deleted in the gap are then gone too). The source will not create a new slot on its own.',
     { details: { slot, slotLost: true, endLsn: formatLsn(cp.endLsn) } },
   );
 }

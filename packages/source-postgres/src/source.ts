@@ -10,6 +10,7 @@ import {
   errorMessage,
   FailureStreak,
   formatLsn,
+  parseLsn,
   InternalError,
   isRetriable,
   kafkaReason,
@@ -28,7 +29,8 @@ import { TopicManager } from './publish/topics.js';
 import { recordDescriber } from './publish/record-description.js';
 import { readCheckpoint } from './publish/checkpoint-reader.js';
 import { emptyCheckpoint, type KnownTable, type SourceCheckpoint } from './publish/checkpoint.js';
-import { refuseTopicCollisions, TableRegistry } from './tables.js';
+import { checkKeyColumns, refuseTopicCollisions, TableRegistry } from './tables.js';
+import { parseKeyColumns } from './key-columns.js';
 import { ChangeStream } from './stream.js';
 import { runSnapshot } from './snapshot/snapshot.js';
 import { publicationTables, type SnapshotTable } from './snapshot/publication.js';
@@ -37,6 +39,7 @@ import { parseSignalTable } from './snapshot/signals.js';
 import { createLifecycleMetrics, type LifecycleMetrics } from './lifecycle-metrics.js';
 import { checkFailover, checkpointFollowsSlot, createSlotCommand, ensureSlotFailover, slotLostError } from './slot-lifecycle.js';
 import { ensurePublication } from './publication.js';
+import { publishResync } from './slot-resync.js';
 import { createSourceMetrics, type SourceMetrics } from './metrics.js';
 import { SourceHeartbeat } from './heartbeat/heartbeat.js';
 import { registerSlotWalMetrics } from './heartbeat/slot-wal-metrics.js';
@@ -195,8 +198,10 @@ export class Source {
     await registry.versions('__walrelay_startup_check__');
 
     // 3. Publication; Kafka: topics, the transactional producer (fences a predecessor), checkpoint.
-    await ensurePublication(catalog, cfg.publication, cfg.tables, log, parseSignalTable(cfg.incremental.signalTable));
-    await refuseTopicCollisions(catalog, cfg.publication, cfg.topicPrefix);
+    const keyColumns = parseKeyColumns(cfg.keyColumns);
+    await checkKeyColumns(catalog, keyColumns);
+    await ensurePublication(catalog, cfg.publication, cfg.tables, log, parseSignalTable(cfg.incremental.signalTable), keyColumns);
+    await refuseTopicCollisions(catalog, cfg.publication, cfg.topicPrefix, keyColumns);
     this.#closers.push(await this.#heartbeat.start());
     const topics = new TopicManager(admin, cfg.topics, log);
     const cpTopic = checkpointTopic(cfg.topicPrefix);
@@ -228,7 +233,7 @@ export class Source {
       'checkpoint read',
     );
 
-    const tables = new TableRegistry(catalog, registry, topics, { topicPrefix: cfg.topicPrefix, format: cfg.format }, log);
+    const tables = new TableRegistry(catalog, registry, topics, { topicPrefix: cfg.topicPrefix, format: cfg.format, keyColumns }, log);
     const database = (await catalog.query('SELECT current_database() AS db')).rows[0].db as string;
     const protocolVersion = await protocolVersionFor(catalog);
     const connectorName = cfg.connectorName ?? cfg.topicPrefix;
@@ -238,16 +243,27 @@ export class Source {
     if (cfg.slotFailover) await checkFailover(catalog, cfg.slot);
     const signalTable = parseSignalTable(cfg.incremental.signalTable);
     let slot = await slotInfo(catalog, cfg.slot);
-    if (!slot && checkpointFollowsSlot(checkpoint, stored)) {
-      // onSlotLost: fail (the only mode built).
-      this.#lifecycle.slotLost.set(1);
-      const err = slotLostError(cfg.slot, database, checkpoint);
-      log.error({ slot: cfg.slot, endLsn: formatLsn(checkpoint.endLsn), slotCreatedMs: checkpoint.slotCreatedMs?.toString() ?? null }, err.message);
-      throw err;
+    // A resync decided earlier whose markers are not published yet is redone (slot-resync.ts).
+    let resync = checkpoint.resyncOwed === true;
+    if (!slot && !resync && checkpointFollowsSlot(checkpoint, stored)) {
+      if (cfg.onSlotLost !== 'resync') {
+        this.#lifecycle.slotLost.set(1);
+        const err = slotLostError(cfg.slot, database, checkpoint);
+        log.error({ slot: cfg.slot, endLsn: formatLsn(checkpoint.endLsn), slotCreatedMs: checkpoint.slotCreatedMs?.toString() ?? null }, err.message);
+        throw err;
+      }
+      log.warn(
+        { slot: cfg.slot, endLsn: formatLsn(checkpoint.endLsn), slotCreatedMs: checkpoint.slotCreatedMs?.toString() ?? null },
+        `replication slot ${cfg.slot} is gone but the Kafka checkpoint follows it: onSlotLost resync — creating it again, truncating every captured table in the targets and reading each again`,
+      );
+      this.#lifecycle.slotResyncs.inc();
+      resync = true;
+      checkpoint = { ...checkpoint, resyncOwed: true };
+      await publisher.commit(checkpoint);
     }
     this.#lifecycle.slotLost.set(0);
     let resumeInitial = false;
-    if (slot) {
+    if (slot && !resync) {
       if (checkpoint.snapshot === 'RUNNING' && (checkpoint.snapshotConsistentLsn === null || checkpoint.slotCreatedMs == null || cfg.snapshot === 'initial_only')) {
         // Nothing was published from this slot (no consistent point recorded), a RUNNING
         // checkpoint of walrelay 0.1 (no per-table progress to resume from), or initial_only
@@ -277,7 +293,20 @@ export class Source {
     const slotCommand = (exportSnapshot: boolean): string => createSlotCommand(cfg.slot, { exportSnapshot, failover: cfg.slotFailover, serverVersion });
     const knownOf = (list: readonly SnapshotTable[]): KnownTable[] =>
       list.filter((t) => !(t.schema === signalTable.schema && t.table === signalTable.table)).map((t) => ({ schema: t.schema, table: t.table }));
-    if (!slot) {
+    if (resync) {
+      const list = (await publicationTables(catalog, cfg.publication)).filter((t) => !(t.schema === signalTable.schema && t.table === signalTable.table));
+      let at: Lsn;
+      if (!slot) {
+        const created = await repl.createSlot(cfg.slot, false, slotCommand(false));
+        log.info({ slot: cfg.slot, consistentPoint: formatLsn(created.consistentPoint) }, 'created replication slot for the resync');
+        at = created.consistentPoint;
+      } else {
+        // Created by a run that failed before publishing the markers: nothing was confirmed since.
+        at = slot.confirmedFlush ? parseLsn(slot.confirmedFlush) : checkpoint.endLsn;
+      }
+      checkpoint = await publishResync(tables, publisher, checkpoint, list, at, { connectorName, database, version: SOURCE_VERSION }, log);
+      start = at;
+    } else if (!slot) {
       const list = (await publicationTables(catalog, cfg.publication)).filter((t) => !(t.schema === signalTable.schema && t.table === signalTable.table));
       if (cfg.snapshot === 'never') {
         const created = await repl.createSlot(cfg.slot, false, slotCommand(false));

@@ -1,4 +1,5 @@
 import {
+  encodeAvro,
   errorMessage,
   formatLsn,
   ReplicationError,
@@ -9,7 +10,7 @@ import {
 import { PgOutputDecoder, pgMicrosToUnixMs, type PgOutputMessage, type ReplicationFrame, type TupleValue } from './protocol/index.js';
 import type { ReplicationConnection } from './replication/connection.js';
 import type { TransactionalPublisher } from './publish/publisher.js';
-import { changeRecords, truncateRecords, type RowImage } from './publish/change-records.js';
+import { changeRecords, keyImage, truncateRecords, type RowImage } from './publish/change-records.js';
 import type { SourceCheckpoint } from './publish/checkpoint.js';
 import type { CapturedTable, TableRegistry } from './tables.js';
 import type { SourceMetrics } from './metrics.js';
@@ -354,8 +355,10 @@ export class ChangeStream {
     const old = m.oldTuple ? this.#row(t, m.oldTuple, null) : null;
     // With REPLICA IDENTITY FULL the old tuple has every column: unchanged TOAST values come from it.
     const after = this.#row(t, m.newTuple, m.oldKind === 'old' && old ? old.row : null);
-    if (m.oldKind === 'key' && old) {
-      // The key changed: a delete of the old key (and its tombstone), then a create of the new.
+    // The key changed (pgoutput sends the old key; under REPLICA IDENTITY FULL the old row, whose
+    // key may differ from the new one's): a delete of the old key (and its tombstone), then a
+    // create of the new — an update keyed by the new key alone would leave the old row in targets.
+    if (old && (m.oldKind === 'key' || !sameKey(t, old.row, after.row))) {
       for (const r of changeRecords(t, { op: 'd', before: old.row, after: null, unchanged: [], source }, this.#options.tombstones)) await this.#add(r);
       for (const r of changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
       this.#metrics.changes.inc({ table, op: 'd' });
@@ -509,4 +512,9 @@ function tupleKey(t: CapturedTable, tuple: readonly TupleValue[]): string {
     const v = tuple[i];
     return v && v.kind === 'text' ? v.value : null;
   }));
+}
+
+/** Whether two row images have the same key (compared as the key's Avro encoding: exact for every kind). */
+function sameKey(t: CapturedTable, a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  return encodeAvro(t.keyType, keyImage(t, a)).equals(encodeAvro(t.keyType, keyImage(t, b)));
 }

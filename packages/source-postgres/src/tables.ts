@@ -11,12 +11,16 @@ import {
   valueSubject,
   tableShapeFromValueSchema,
   SchemaError,
+  ConfigError,
+  evolveColumns,
+  previousColumn,
   type ColumnSpec,
   type Logger,
   type SchemaColumn,
   type SchemaRegistryClient,
 } from '@walrelay/core';
-import { describeTable } from './catalog.js';
+import { describeAttributes, describeTable, describeTableByName, type AttributeFacts, type TableShapeWithOid } from './catalog.js';
+import { configuredKey, rekey, type KeyColumnsSetting } from './key-columns.js';
 import { valueConverter } from './values/pg-text.js';
 import { debeziumValueFieldNames, deriveDebeziumSchemas } from './debezium-format/connect-schema.js';
 import { refuseCompactedForDebezium } from './debezium-format/topic-policy.js';
@@ -38,6 +42,8 @@ export interface TableRegistryOptions {
   readonly topicPrefix: string;
   /** Record format: walrelay's own (default) or Debezium's PostgreSQL connector encodings. */
   readonly format?: 'walrelay' | 'debezium';
+  /** Tables keyed by configuration (`keyColumns`) instead of their primary key / replica identity index. */
+  readonly keyColumns?: KeyColumnsSetting;
 }
 
 /**
@@ -53,6 +59,8 @@ export class TableRegistry {
   readonly #log: Logger;
   readonly #byOid = new Map<number, CapturedTable | null>();
   readonly #warnedKeyless = new Set<number>();
+  /** Per topic, the columns of the value schema sinks saw last (registry's newest at first use, then what this process registered). */
+  readonly #published = new Map<string, { readonly columns: readonly ColumnSpec[] } | null>();
   /** Which table holds each topic (by topicCollisionKey): a second table there is refused. */
   readonly #topicOwners = new Map<string, { readonly oid: number; readonly schema: string; readonly table: string }>();
   onSchemaChange: ((table: CapturedTable) => void) | undefined;
@@ -81,22 +89,21 @@ export class TableRegistry {
   async onRelation(relationOid: number, relationColumns: readonly RelationColumn[]): Promise<CapturedTable | null> {
     const known = this.#byOid.get(relationOid);
     if (known && sameColumns(known, relationColumns)) return known;
-    const described = await describeTable(this.#catalog, relationOid);
-    const published = await this.#publishedColumns(described.schema, described.table);
-    const specs: ColumnSpec[] = relationColumns.map((rc) => {
+    const described = await this.#describe(relationOid);
+    const published = await this.#previous(tableTopic(this.#options.topicPrefix, described.schema, described.table), described.schema, described.table);
+    // The stream's definition is current when the catalog has each column with the same type;
+    // otherwise the stream is behind DDL that came later (a restart replays WAL from the
+    // checkpoint): the definition is taken from the Relation message itself.
+    const current = relationColumns.map((rc) => {
       const idx = described.columns.findIndex((c) => c.name === rc.name);
-      const spec = idx >= 0 && described.typeOids[idx] === rc.typeOid ? described.columns[idx] : undefined;
-      if (!spec) {
-        throw new SchemaError(
-          `column ${rc.name} of ${described.schema}.${described.table} changed again before walrelay read its definition; restart to re-read it`,
-          { retriable: true },
-        );
-      }
-      return spec;
+      return idx >= 0 && described.typeOids[idx] === rc.typeOid && described.attTypmods[idx] === rc.typmod ? (described.columns[idx] as ColumnSpec) : undefined;
     });
-    const installed = await this.#install(relationOid, described.schema, described.table, specs, relationColumns.map((c) => c.name), relationColumns.map((c) => c.typeOid));
-    if (installed && published) {
-      const added = relationColumns.map((c) => c.name).filter((n) => !published.has(n));
+    const isCurrent = current.every((c) => c !== undefined);
+    const specs: ColumnSpec[] = isCurrent ? (current as ColumnSpec[]) : await this.#fromStream(described, published, relationColumns, current);
+    const installed = await this.#install(relationOid, described.schema, described.table, specs, relationColumns.map((c) => c.name), relationColumns.map((c) => c.typeOid), isCurrent);
+    if (installed && published && isCurrent) {
+      // Columns with no predecessor in the published schema (by attnum: a renamed column is not new).
+      const added = installed.columns.filter((c) => !previousColumn(published.columns, c)).map((c) => c.name);
       if (added.length > 0) {
         const filled = await this.#catalog.query<{ name: string }>(
           `SELECT a.attname AS name FROM pg_catalog.pg_attribute a
@@ -113,16 +120,67 @@ export class TableRegistry {
     return installed;
   }
 
-  /** Column names of the newest value schema of a table's topic, or null when it has none yet. */
-  async #publishedColumns(schema: string, table: string): Promise<Set<string> | null> {
-    const latest = await this.#registry.latest(valueSubject(tableTopic(this.#options.topicPrefix, schema, table)));
+  /**
+   * A table definition the catalog has moved past (the stream replays WAL from before later DDL):
+   * names and types from the Relation message, each type resolved by oid; attnum from the catalog
+   * when the column is unchanged there, else from the topic's published schema (by name, or a
+   * later schema's former names), else from the catalog by name; the key from the catalog, the
+   * published schema or the message's key flags, in that order (`keyColumns` wins).
+   */
+  async #fromStream(
+    described: TableShapeWithOid,
+    published: { readonly columns: readonly ColumnSpec[] } | null,
+    relationColumns: readonly RelationColumn[],
+    current: readonly (ColumnSpec | undefined)[],
+  ): Promise<ColumnSpec[]> {
+    const table = `${described.schema}.${described.table}`;
+    const configured = configuredKey(this.#options.keyColumns, described.schema, described.table);
+    const flagged = described.replicaIdentity === 'f' ? [] : relationColumns.filter((rc) => rc.isKey).map((rc) => rc.name);
+    const facts: AttributeFacts[] = relationColumns.map((rc, i) => {
+      const cat = described.columns.find((c) => c.name === rc.name);
+      const pub = published?.columns.find((c) => c.name === rc.name) ?? published?.columns.find((c) => c.formerNames?.includes(rc.name));
+      const key = configured
+        ? configured.indexOf(rc.name) + 1 || null
+        : cat
+          ? cat.key
+          : pub && pub.pgType !== 'unknown'
+            ? pub.key
+            : flagged.indexOf(rc.name) + 1 || null;
+      return { attnum: current[i]?.attnum ?? pub?.attnum ?? cat?.attnum, attname: rc.name, atttypid: rc.typeOid, atttypmod: rc.typmod, attnotnull: cat ? !cat.nullable : false, key };
+    });
+    const { columns } = await describeAttributes(this.#catalog, table, facts);
+    if (described.hasKey && !columns.some((c) => c.key !== null)) {
+      throw new SchemaError(`table ${table}: the stream's table definition (from before later DDL) names none of the key columns walrelay knows; restore the key column's name, or re-snapshot the table`, { details: { table } });
+    }
+    this.#log.info({ table, columns: columns.map((c) => c.name) }, "the stream is behind later DDL: the table's definition is taken from the stream");
+    return columns;
+  }
+
+  /** The table's shape from the catalog, keyed by `keyColumns` when the setting names it. */
+  async #describe(relationOid: number): Promise<TableShapeWithOid> {
+    const described = await describeTable(this.#catalog, relationOid);
+    const columns = configuredKey(this.#options.keyColumns, described.schema, described.table);
+    return columns ? rekey(this.#catalog, described, columns) : described;
+  }
+
+  async #previous(topic: string, schema: string, table: string): Promise<{ readonly columns: readonly ColumnSpec[] } | null> {
+    if (!this.#published.has(topic)) this.#published.set(topic, await this.#publishedShape(topic, schema, table));
+    return this.#published.get(topic) ?? null;
+  }
+
+  /**
+   * The columns of the newest value schema of a topic (what sinks last saw), or null when it
+   * has none yet. Debezium's Connect schemas carry no column descriptions: their field names
+   * stand in (matched by name).
+   */
+  async #publishedShape(topic: string, schema: string, table: string): Promise<{ columns: readonly ColumnSpec[] } | null> {
+    const latest = await this.#registry.latest(valueSubject(topic));
     if (!latest) return null;
     try {
-      return new Set(tableShapeFromValueSchema(latest.schema).columns.map((c) => c.name));
+      return { columns: tableShapeFromValueSchema(latest.schema).columns };
     } catch {
-      // format: debezium writes Connect schemas (no pg column descriptions): its field names.
       const fields = debeziumValueFieldNames(latest.schema);
-      if (fields) return new Set(fields);
+      if (fields) return { columns: fields.map((name) => ({ name, kind: 'other', pgType: 'unknown', typmod: -1, nullable: true, key: null })) };
       this.#log.warn({ schema, table }, 'the newest value schema of the table topic is neither walrelay nor Debezium: columns added with a default cannot be detected against it');
       return null;
     }
@@ -133,7 +191,7 @@ export class TableRegistry {
    * named in `only` when given (a publication's column list).
    */
   async forSnapshot(relationOid: number, only?: readonly string[] | null): Promise<CapturedTable | null> {
-    const described = await describeTable(this.#catalog, relationOid);
+    const described = await this.#describe(relationOid);
     const keep = described.columns.map((c, i) => ({ c, oid: described.typeOids[i] as number })).filter(({ c }) => !only || only.includes(c.name));
     return this.#install(relationOid, described.schema, described.table, keep.map((k) => k.c), keep.map((k) => k.c.name), keep.map((k) => k.oid));
   }
@@ -145,17 +203,23 @@ export class TableRegistry {
     specs: readonly ColumnSpec[],
     tupleColumns: readonly string[],
     typeOids: readonly number[],
+    /** False for a definition from before later DDL: its type changes were checked when they happened. */
+    checkTypes = true,
   ): Promise<CapturedTable | null> {
     if (!specs.some((c) => c.key !== null)) {
       if (!this.#warnedKeyless.has(relationOid)) {
         this.#warnedKeyless.add(relationOid);
-        this.#log.warn({ schema, table }, 'table has no primary key or replica identity index: its changes are not captured');
+        this.#log.warn({ schema, table }, 'table has no primary key or replica identity index: its changes are not captured (name its key columns in keyColumns to capture it)');
       }
       this.#byOid.set(relationOid, null);
       return null;
     }
-    const columns: SchemaColumn[] = assignFieldNames(specs);
     const topic = tableTopic(this.#options.topicPrefix, schema, table);
+    const published = await this.#previous(topic, schema, table);
+    // Renames carry the former names; a type change that is not a widening stops here, naming the column.
+    const columns: SchemaColumn[] = assignFieldNames(
+      published && published.columns.some((c) => c.pgType !== 'unknown') ? evolveColumns(`${schema}.${table}`, published.columns, specs, { checkTypes }) : specs,
+    );
     const owner = this.#topicOwners.get(topicCollisionKey(topic));
     if (owner !== undefined && owner.oid !== relationOid && !(owner.schema === schema && owner.table === table)) {
       throw new TopicCollisionError(this.#options.topicPrefix, owner, { schema, table }, topic, tableTopic(this.#options.topicPrefix, owner.schema, owner.table));
@@ -191,6 +255,7 @@ export class TableRegistry {
     };
     const previous = this.#byOid.get(relationOid);
     this.#byOid.set(relationOid, captured);
+    this.#published.set(topic, { columns });
     if (previous) {
       this.#log.info({ topic, keySchemaId, valueSchemaId }, 'table definition changed: new schema version registered');
       this.onSchemaChange?.(captured);
@@ -212,17 +277,37 @@ function sameColumns(t: CapturedTable, rc: readonly RelationColumn[]): boolean {
  * a topic (or two topics Kafka would refuse as colliding): the error names both tables and how
  * to exclude one.
  */
-export async function refuseTopicCollisions(catalog: pg.Client, publication: string, topicPrefix: string): Promise<void> {
-  const res = await catalog.query<{ schema: string; table: string }>(
-    `SELECT pt.schemaname AS schema, pt.tablename AS table
+export async function refuseTopicCollisions(catalog: pg.Client, publication: string, topicPrefix: string, keyColumns?: KeyColumnsSetting): Promise<void> {
+  const res = await catalog.query<{ schema: string; table: string; haskey: boolean }>(
+    `SELECT pt.schemaname AS schema, pt.tablename AS table,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                     WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i'))) AS haskey
        FROM pg_catalog.pg_publication_tables pt
        JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname
        JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
       WHERE pt.pubname = $1
-        AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                     WHERE i.indrelid = c.oid AND (i.indisprimary OR (i.indisreplident AND c.relreplident = 'i')))
       ORDER BY 1, 2`,
     [publication],
   );
-  assignTableTopics(topicPrefix, res.rows);
+  assignTableTopics(
+    topicPrefix,
+    res.rows.filter((r) => r.haskey || configuredKey(keyColumns, r.schema, r.table)).map((r) => ({ schema: r.schema, table: r.table })),
+  );
+}
+
+/**
+ * Checks every `keyColumns` entry at start (the table exists, and PostgreSQL guarantees the key:
+ * key-columns.ts), so a wrong setting stops the source before anything is published.
+ */
+export async function checkKeyColumns(catalog: pg.Client, keyColumns: KeyColumnsSetting): Promise<void> {
+  for (const { table, columns } of keyColumns.values()) {
+    let shape;
+    try {
+      shape = await describeTableByName(catalog, table.schema, table.table);
+    } catch (e) {
+      if (!(e instanceof SchemaError)) throw e;
+      throw new ConfigError(`keyColumns: ${e.message}`, { details: { setting: 'keyColumns', table: `${table.schema}.${table.table}` } });
+    }
+    await rekey(catalog, shape, columns);
+  }
 }

@@ -45,7 +45,7 @@ test('the lost-slot error says what happened, since when, and the options', () =
   assert.equal(e.retriable, false);
 });
 
-test('lifecycle settings: defaults, environment, and onSlotLost refusing what is not built', () => {
+test('lifecycle settings: defaults, environment, and onSlotLost (fail, resync; not with format debezium)', () => {
   const c = loadSourceConfig([], {});
   assert.equal(c.onSlotLost, 'fail');
   assert.equal(c.slotFailover, false);
@@ -54,7 +54,9 @@ test('lifecycle settings: defaults, environment, and onSlotLost refusing what is
   assert.equal(e.slotFailover, true);
   assert.equal(e.incremental.chunkSize, 50);
   assert.equal(e.incremental.newTables, false);
-  assert.throws(() => loadSourceConfig([], { WALRELAY_ON_SLOT_LOST: 'resync' }), /WALRELAY_ON_SLOT_LOST[\s\S]*resync/);
+  assert.equal(loadSourceConfig([], { WALRELAY_ON_SLOT_LOST: 'resync' }).onSlotLost, 'resync');
+  assert.throws(() => loadSourceConfig([], { WALRELAY_ON_SLOT_LOST: 'recreate' }), /WALRELAY_ON_SLOT_LOST/);
+  assert.throws(() => loadSourceConfig([], { WALRELAY_ON_SLOT_LOST: 'resync', WALRELAY_FORMAT: 'debezium' }), /onSlotLost: resync truncates each table through a marker on every partition/);
   assert.throws(() => loadSourceConfig([], { WALRELAY_SNAPSHOT_CHUNK_SIZE: '0' }), /WALRELAY_SNAPSHOT_CHUNK_SIZE/);
 });
 

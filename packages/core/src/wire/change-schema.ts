@@ -94,11 +94,14 @@ export function deriveChangeSchemas(topic: string, shape: TableShape): ChangeSch
   if (keyCols.length === 0) {
     throw new SchemaError(`table ${shape.schema}.${shape.table} has no primary key or replica identity index: walrelay cannot key its records`);
   }
+  const fieldNames = new Set(shape.columns.map((c) => c.field));
   const fieldOf = (c: SchemaColumn, optional: boolean): Record<string, unknown> => {
     const t = avroTypeOfKind(c.kind, c);
-    return optional
-      ? { name: c.field, type: ['null', t], default: null, pg: specProps(c) }
-      : { name: c.field, type: t, pg: specProps(c) };
+    // A renamed column's former field names as Avro aliases: a reader of the new schema resolves
+    // records written with the old one (the registry's compatibility check does the same).
+    const aliases = [...new Set((c.formerNames ?? []).map(avroName))].filter((a) => !fieldNames.has(a));
+    const named = aliases.length > 0 ? { name: c.field, aliases } : { name: c.field };
+    return optional ? { ...named, type: ['null', t], default: null, pg: specProps(c) } : { ...named, type: t, pg: specProps(c) };
   };
   const key = {
     type: 'record',

@@ -12,6 +12,14 @@ export const TRUNCATE_HEADER = 'walrelay.truncate';
 /** Header: `<commit LSN>:<position in the transaction>`, the same on every partition's marker. */
 export const TRUNCATE_ID_HEADER = 'walrelay.truncate.id';
 
+/**
+ * Header on the truncate markers of a resync (`onSlotLost: resync`, value `1`): the table is
+ * truncated because the slot was lost, and its rows arrive again through an incremental
+ * snapshot. A sink that ignores truncates warns about these: its target keeps rows deleted while
+ * the slot was gone.
+ */
+export const RESYNC_HEADER = 'walrelay.resync';
+
 /** The value of TRUNCATE_ID_HEADER for a truncate at this position. */
 export function truncateId(commitLsn: bigint, txSeq: bigint): string {
   return `${commitLsn}:${txSeq}`;

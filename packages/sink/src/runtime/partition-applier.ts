@@ -1,4 +1,5 @@
-import { DecodeError, isRetriable, ValueError, valueSubject, type Logger, type TableShape } from '@walrelay/core';
+import { DecodeError, isRetriable, MissingColumnError, RESYNC_HEADER, ValueError, valueSubject, type Logger, type TableShape } from '@walrelay/core';
+import { fieldMapping, remapChange } from '../shape-mapping.js';
 import { coalesce, type TableChange } from '../coalesce.js';
 import type { SinkMetrics } from '../metrics.js';
 import type { DecodedRecord, RecordDecoder } from '../record-decoder.js';
@@ -98,6 +99,7 @@ export class PartitionApplier {
     if (refused) {
       await o.deadLetters.handle(topic, partition, marker, refused, 'table', refused.table);
     } else {
+      this.#warnIgnoredResync(topic, marker);
       const record = asTruncate(topic, partition, marker, await o.decoder.decode(marker.key, marker.value, marker.headers, topic));
       let state: 'waiting' | 'done';
       try {
@@ -132,6 +134,17 @@ export class PartitionApplier {
   }
 
   readonly #debeziumPartitions = new Map<string, number>();
+  readonly #warnedResync = new Set<string>();
+
+  /** A resync's truncate (onSlotLost: resync) under `truncate: ignore`: the target keeps rows deleted while the slot was gone. */
+  #warnIgnoredResync(topic: string, record: SourceRecord): void {
+    if (this.#o.truncate !== 'ignore' || record.headers[RESYNC_HEADER] === undefined || this.#warnedResync.has(topic)) return;
+    this.#warnedResync.add(topic);
+    this.#o.log.warn(
+      { topic },
+      'the source resynced a lost slot and truncated this table, but truncate is ignore: the target keeps the rows deleted while the slot was gone (set truncate: apply, or rebuild the table from its topic)',
+    );
+  }
 
   async #applyChunk(topic: string, partition: number, chunk: readonly SourceRecord[], heartbeat: () => Promise<void>): Promise<void> {
     const o = this.#o;
@@ -193,9 +206,10 @@ export class PartitionApplier {
     return o.driver.apply({ table: NO_TABLE, steps: [], offsets: [{ groupId: o.offsets.groupId, topic, partition, nextOffset, sourceLsn: null, expectedFrom: first }] });
   }
 
-  async #applyDecoded(topic: string, partition: number, decoded: readonly Decoded[], nextOffset: bigint): Promise<void> {
+  async #applyDecoded(topic: string, partition: number, decoded: readonly Decoded[], nextOffset: bigint, refreshed = false): Promise<void> {
     const o = this.#o;
-    const changes: TableChange[] = [];
+    // Each change with the shape of the schema version it was written with (null: a tombstone).
+    const changes: { change: TableChange; shape: TableShape | null }[] = [];
     let shape: TableShape | undefined;
     let schemaId = -1;
     const counts = new Map<string, number>();
@@ -204,7 +218,7 @@ export class PartitionApplier {
       if (r.kind === 'tombstone') {
         // Normally redundant (a delete record precedes it), but a consumer that lags behind
         // the log cleaner may find only the tombstone: it deletes the row either way.
-        if (r.key) changes.push({ kind: 'delete', key: r.key });
+        if (r.key) changes.push({ change: { kind: 'delete', key: r.key }, shape: null });
         continue;
       }
       if (r.schemaId >= schemaId) {
@@ -212,11 +226,12 @@ export class PartitionApplier {
         schemaId = r.schemaId;
       }
       if (r.kind === 'truncate') {
-        if (o.truncate === 'apply') changes.push({ kind: 'truncate' });
+        this.#warnIgnoredResync(topic, d.message);
+        if (o.truncate === 'apply') changes.push({ change: { kind: 'truncate' }, shape: r.shape });
         counts.set('t', (counts.get('t') ?? 0) + 1);
         continue;
       }
-      changes.push({ kind: 'change', key: r.key, envelope: r.envelope });
+      changes.push({ change: { kind: 'change', key: r.key, envelope: r.envelope }, shape: r.shape });
       counts.set(r.envelope.op, (counts.get(r.envelope.op) ?? 0) + 1);
     }
     const first = decoded[0]?.message.offset;
@@ -238,8 +253,26 @@ export class PartitionApplier {
       await o.driver.apply({ table: known?.target ?? NO_TABLE, steps: [], offsets });
       return;
     }
+    // The target has the newest shape this process knows (never older than the batch's):
+    // every change is written in its names (renamed columns by attnum).
     const target = await o.tables.ensure(topic, shape, schemaId);
-    await o.driver.apply({ table: target, steps: coalesce(shape, changes), offsets });
+    const newest = target.shape;
+    const steps = coalesce(
+      newest,
+      changes.map(({ change, shape: s }) => (s ? remapChange(change, fieldMapping(s, newest)) : change)),
+    );
+    try {
+      await o.driver.apply({ table: target, steps, offsets });
+    } catch (e) {
+      // Another sink process renamed a column after this one read the table's shape: read the
+      // topic's newest schema (that process had it) and write once more in its names.
+      if (!(e instanceof MissingColumnError) || refreshed) throw e;
+      const latest = await o.decoder.latestShape(valueSubject(topic));
+      if (!latest || latest.schemaId <= (o.tables.known(topic)?.schemaId ?? -1)) throw e;
+      o.log.info({ topic, partition, err: e.message }, 'the target table changed under this process: re-reading the newest schema');
+      await o.tables.ensure(topic, latest.shape, latest.schemaId);
+      return this.#applyDecoded(topic, partition, decoded, nextOffset, true);
+    }
     for (const [op, n] of counts) o.metrics.applied.inc({ table: target.name, op }, n);
   }
 }

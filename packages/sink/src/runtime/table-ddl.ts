@@ -175,9 +175,10 @@ export class TargetTables {
     if (existing === null) {
       this.#log.info({ table: name, source: `${shape.schema}.${shape.table}` }, 'created target table');
     } else {
+      const have = await this.#renameColumns(target, new Set(existing));
       if (firstUse) await this.#checkKey(target, existedBefore);
-      const have = new Set(existing);
       const missing = shape.columns.filter((c) => !have.has(c.name));
+      const present = shape.columns.filter((c) => have.has(c.name));
       if (missing.length > 0) {
         try {
           await this.#driver.addColumns(target, missing);
@@ -188,11 +189,39 @@ export class TargetTables {
           if (missing.some((c) => !now.has(c.name))) throw e;
         }
       }
+      // Before a wider value is written: int4 -> int8, varchar(n) -> varchar(m), numeric precision up.
+      const widened = await this.#driver.widenColumns(target, present);
+      if (widened.length > 0) this.#log.info({ table: name, columns: widened }, 'widened columns whose type the schema widened');
     }
     if (firstUse && this.#driver.extraUniqueIndexes) {
       const extra = await this.#driver.extraUniqueIndexes(name);
       if (extra.length > 0) this.#log.warn({ table: name, indexes: extra }, 'target table has unique indexes besides the primary key: upserts may match them');
     }
+  }
+
+  /**
+   * RENAME COLUMN upstream: a schema column the target lacks, whose former name (newest first)
+   * the target has and the schema no longer uses, is renamed in the target (its data stays).
+   * Returns the target's column names afterwards.
+   */
+  async #renameColumns(target: TargetTable, have: Set<string>): Promise<Set<string>> {
+    const names = new Set(target.shape.columns.map((c) => c.name));
+    for (const c of target.shape.columns) {
+      if (have.has(c.name) || !c.formerNames) continue;
+      const from = [...c.formerNames].reverse().find((n) => have.has(n) && !names.has(n));
+      if (from === undefined) continue;
+      try {
+        await this.#driver.renameColumn(target.name, from, c.name);
+        this.#log.info({ table: target.name, from, to: c.name }, 'renamed column (RENAME COLUMN upstream)');
+      } catch (e) {
+        // Another sink process may have renamed it first.
+        const now = new Set((await this.#driver.existingColumns(target.name)) ?? []);
+        if (!now.has(c.name) || now.has(from)) throw e;
+      }
+      have.delete(from);
+      have.add(c.name);
+    }
+    return have;
   }
 
   /** A table that existed before must have the source's key as its primary key (else upserts duplicate rows). */

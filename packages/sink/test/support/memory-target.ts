@@ -1,4 +1,4 @@
-import { ApplyError, IdentifierError, ConnectionError, ValueError, type SchemaColumn, type WalrelayError } from '@walrelay/core';
+import { ApplyError, IdentifierError, ConnectionError, MissingColumnError, ValueError, type SchemaColumn, type WalrelayError } from '@walrelay/core';
 import { keyText } from '../../src/coalesce.js';
 import { checkFence, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '../../src/target.js';
 import { EventLog } from './event-log.js';
@@ -134,6 +134,37 @@ export class MemoryTarget implements TargetDriver {
     for (const c of columns) if (!t.columns.includes(c.name)) t.columns.push(c.name);
   }
 
+  /** Kinds the columns were created or last widened with (memory has no SQL types). */
+  kinds = new Map<string, string>();
+
+  async renameColumn(table: string, from: string, to: string): Promise<void> {
+    await Promise.resolve();
+    const t = this.tables.get(table);
+    if (!t) throw new ApplyError(`no such table ${table}`);
+    if (!t.columns.includes(from)) throw new MissingColumnError(`${table} has no column ${from}`);
+    if (t.columns.includes(to)) throw new ApplyError(`${table} already has a column ${to}`);
+    t.columns = t.columns.map((c) => (c === from ? to : c));
+    t.key = t.key.map((c) => (c === from ? to : c));
+    for (const row of t.rows.values()) {
+      if (!row.has(from)) continue;
+      row.set(to, row.get(from));
+      row.delete(from);
+    }
+    this.log.push(`rename ${table}.${from} -> ${to}`);
+  }
+
+  async widenColumns(table: TargetTable, columns: readonly SchemaColumn[]): Promise<string[]> {
+    await Promise.resolve();
+    const widened: string[] = [];
+    for (const c of columns) {
+      const id = `${table.name}\u0000${c.name}`;
+      const was = this.kinds.get(id);
+      if (was !== undefined && was !== c.kind) widened.push(c.name);
+      this.kinds.set(id, c.kind);
+    }
+    return widened;
+  }
+
   async apply(batch: ApplyBatch): Promise<void> {
     await Promise.resolve();
     this.#require();
@@ -150,7 +181,7 @@ export class MemoryTarget implements TargetDriver {
         t.rows.clear();
         continue;
       }
-      for (const c of step.columns) if (!t.columns.includes(c.name)) throw new ApplyError(`${name} has no column ${c.name}`);
+      for (const c of step.columns) if (!t.columns.includes(c.name)) throw new MissingColumnError(`${name} has no column ${c.name}`);
       const list = step.kind === 'upsert' ? step.rows : step.keys;
       for (const values of list) {
         const row = new Map(step.columns.map((c, i) => [c.name, values[i]] as const));

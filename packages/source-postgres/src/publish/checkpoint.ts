@@ -18,12 +18,11 @@ const CHECKPOINT_SCHEMA_V1 = {
 } as const;
 
 /**
- * Mirrors schemas/checkpoint.avsc (a unit test keeps the two equal). Format 2 adds,
- * each with a default so a format-1 record resolves: when walrelay created the slot,
- * the incremental snapshots in progress (with the last key of the last finished
- * chunk), and the tables whose rows walrelay has already read or owes.
+ * Format 2 adds, each with a default so a format-1 record resolves: when walrelay created
+ * the slot, the incremental snapshots in progress (with the last key of the last finished
+ * chunk), and the tables whose rows walrelay has already read or owes. Still read.
  */
-export const CHECKPOINT_SCHEMA = {
+const CHECKPOINT_SCHEMA_V2 = {
   type: 'record',
   name: 'SourceCheckpoint',
   namespace: 'io.walrelay',
@@ -57,6 +56,17 @@ export const CHECKPOINT_SCHEMA = {
       default: null,
     },
   ],
+} as const;
+
+/**
+ * Mirrors schemas/checkpoint.avsc (a unit test keeps the two equal). Format 3 adds
+ * `resync_owed` (default false, so format 1 and 2 records resolve): the slot was lost under
+ * `onSlotLost: resync`, and the resync's truncate markers are not published yet — written
+ * before the new slot is created, so a failure at any point leaves the resync owed.
+ */
+export const CHECKPOINT_SCHEMA = {
+  ...CHECKPOINT_SCHEMA_V2,
+  fields: [...CHECKPOINT_SCHEMA_V2.fields, { name: 'resync_owed', type: 'boolean', default: false }],
 } as const;
 
 export type SnapshotState = 'NONE' | 'RUNNING' | 'DONE';
@@ -107,11 +117,14 @@ export interface SourceCheckpoint {
   readonly incremental?: readonly IncrementalProgress[];
   /** Tables whose rows walrelay has read (or owes); null: not tracked yet (format 1). */
   readonly knownTables?: readonly KnownTable[] | null;
+  /** A lost slot is being resynced and its truncate markers are not published yet (format 3). */
+  readonly resyncOwed?: boolean;
 }
 
-const FORMAT_VERSION = 2;
+const FORMAT_VERSION = 3;
 const type = avroType(CHECKPOINT_SCHEMA);
 const v1Resolver = type.createResolver(avroType(CHECKPOINT_SCHEMA_V1));
+const v2Resolver = type.createResolver(avroType(CHECKPOINT_SCHEMA_V2));
 
 interface Encoded {
   slot: string;
@@ -125,6 +138,7 @@ interface Encoded {
   slot_created_ms: bigint | null;
   incremental: { id: string; schema: string; table: string; condition: string | null; last_key: string | null; rows: bigint; reason: string }[];
   known_tables: KnownTable[] | null;
+  resync_owed: boolean;
 }
 
 export function encodeCheckpoint(cp: SourceCheckpoint): Buffer {
@@ -148,17 +162,19 @@ export function encodeCheckpoint(cp: SourceCheckpoint): Buffer {
       reason: p.reason,
     })),
     known_tables: cp.knownTables ? cp.knownTables.map((t) => ({ schema: t.schema, table: t.table })) : null,
+    resync_owed: cp.resyncOwed === true,
   };
   return Buffer.concat([Buffer.from([FORMAT_VERSION]), encodeAvro(type, value)]);
 }
 
 export function decodeCheckpoint(bytes: Buffer): SourceCheckpoint {
-  if (bytes.length < 2 || (bytes[0] !== FORMAT_VERSION && bytes[0] !== 1)) {
+  if (bytes.length < 2 || (bytes[0] !== FORMAT_VERSION && bytes[0] !== 1 && bytes[0] !== 2)) {
     throw new DecodeError(`checkpoint record has unknown format version ${bytes[0]}`);
   }
   let v: Encoded;
   try {
-    v = (bytes[0] === 1 ? type.fromBuffer(bytes.subarray(1), v1Resolver) : decodeAvro(type, bytes.subarray(1))) as Encoded;
+    const body = bytes.subarray(1);
+    v = (bytes[0] === 1 ? type.fromBuffer(body, v1Resolver) : bytes[0] === 2 ? type.fromBuffer(body, v2Resolver) : decodeAvro(type, body)) as Encoded;
   } catch (cause) {
     if (cause instanceof DecodeError) throw cause;
     throw new DecodeError(`checkpoint record (format ${bytes[0]}) does not decode: ${(cause as Error).message}`, { cause });
@@ -183,7 +199,14 @@ export function decodeCheckpoint(bytes: Buffer): SourceCheckpoint {
       reason: p.reason,
     })),
     knownTables: v.known_tables ? v.known_tables.map((t) => ({ schema: t.schema, table: t.table })) : null,
+    resyncOwed: v.resync_owed,
   };
+}
+
+/** Encodes in format 2 (for tests that prove a checkpoint of the previous format still reads). */
+export function encodeCheckpointV2(cp: SourceCheckpoint): Buffer {
+  const { resync_owed: _r, ...rest } = decodeAvro(type, encodeCheckpoint(cp).subarray(1)) as Encoded;
+  return Buffer.concat([Buffer.from([2]), encodeAvro(avroType(CHECKPOINT_SCHEMA_V2), rest)]);
 }
 
 /** Encodes in format 1 (for tests that prove an old checkpoint still reads). */

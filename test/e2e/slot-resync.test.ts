@@ -1,0 +1,104 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TestPipeline } from '../support/pipeline.js';
+import { mysqlRows, sqliteRows } from '../support/checker.js';
+import { MysqlTestDatabase } from '../support/mysql.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * onSlotLost: resync (issue 9, section 3). The slot is dropped while the source is stopped, and
+ * rows are deleted, updated and inserted in the gap (no WAL of them ever reaches a slot). The
+ * restarted source creates the slot, truncates every captured table through a marker on every
+ * partition and reads each table again incrementally while changes keep streaming. Every target
+ * ends equal to PostgreSQL — the rows deleted in the gap are gone — with SQLite applied by one
+ * process and MariaDB by a consumer group of two processes (3 partitions per topic), one of which
+ * leaves in the middle of the resync.
+ */
+describe('onSlotLost: resync', () => {
+  const p = new TestPipeline('resync');
+  const dir = mkdtempSync(path.join(tmpdir(), 'walrelay-resync-'));
+  const sqliteFile = path.join(dir, 'target.db');
+  const mysqlTarget = new MysqlTestDatabase(p.id);
+  const sqlite = (t: string) => sqliteRows(sqliteFile, t);
+  const maria = (t: string) => mysqlRows(mysqlTarget.url, t, { exact: true });
+  const s = () => `"${p.schema}"`;
+  const env = { WALRELAY_ON_SLOT_LOST: 'resync', WALRELAY_SNAPSHOT_CHUNK_SIZE: '50', WALRELAY_TOPIC_PARTITIONS: '3' };
+  const consistent = async (t: string) => {
+    for (const rows of [sqlite, maria]) await p.waitConsistent(t, rows(t), 180_000);
+  };
+
+  before(async () => {
+    await mysqlTarget.create();
+    await p.setup((sch) => [
+      `CREATE TABLE ${sch}.items (id int8 PRIMARY KEY, v text)`,
+      `INSERT INTO ${sch}.items SELECT g, 'v' || g FROM generate_series(1, 600) g`,
+      `CREATE TABLE ${sch}.pairs (a int4, b text, n int4, PRIMARY KEY (a, b))`,
+      `INSERT INTO ${sch}.pairs SELECT g % 7, 'b' || g, g FROM generate_series(1, 200) g`,
+    ]);
+    p.capture('items', 'pairs');
+    p.startSource(env, 'source-1');
+    p.startSink('sink-sqlite', sqliteFile, { WALRELAY_GROUP_ID: `${p.id}_sqlite` });
+    p.startSink('sink-mysql', mysqlTarget.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` }, 'sink-mysql-a');
+    p.startSink('sink-mysql', mysqlTarget.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` }, 'sink-mysql-b');
+  });
+
+  after(async () => {
+    await p.cleanup();
+    await mysqlTarget.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the snapshot arrives', async () => {
+    await consistent('items');
+    await consistent('pairs');
+  });
+
+  test('a slot dropped while the source is stopped: rows deleted, updated and inserted in the gap are followed exactly', async () => {
+    const first = p.processes.find((x) => x.name.endsWith('-source-1'));
+    assert.ok(first);
+    assert.equal(await first.stop(), 0);
+    await p.db.query('SELECT pg_drop_replication_slot($1)', [p.slot]);
+    // The gap: none of this reaches Kafka through WAL.
+    await p.db.query(`DELETE FROM ${s()}.items WHERE id % 10 = 3`);
+    await p.db.query(`UPDATE ${s()}.items SET v = 'changed in the gap' WHERE id % 10 = 5`);
+    await p.db.query(`INSERT INTO ${s()}.items SELECT g, 'inserted in the gap' FROM generate_series(601, 650) g`);
+    await p.db.query(`DELETE FROM ${s()}.pairs WHERE a = 2`);
+    const second = p.startSource(env, 'source-2');
+    // Changes while the resync reads the tables again.
+    await waitFor('the resync', async () => second.output().split('\n').find((l) => l.includes('lost slot resynced')), { timeoutMs: 90_000, describe: () => second.output().slice(-3000) });
+    for (let i = 0; i < 20; i++) {
+      await p.db.query(`UPDATE ${s()}.items SET v = 'during the resync ${i}' WHERE id = ${100 + i * 7}`);
+      await p.db.query(`DELETE FROM ${s()}.items WHERE id = ${400 + i}`);
+      await p.db.query(`INSERT INTO ${s()}.items VALUES (${700 + i}, 'inserted during the resync')`);
+    }
+    // One MariaDB sink process leaves mid-resync: the other takes its partitions over.
+    const b = p.processes.find((x) => x.name.endsWith('-sink-mysql-b'));
+    assert.ok(b);
+    assert.equal(await b.stop(), 0);
+    await consistent('items');
+    await consistent('pairs');
+    const rows = await sqlite('items')();
+    assert.deepEqual(rows.filter((r) => Number(r.id) <= 600 && Number(r.id) % 10 === 3).map((r) => [r.id, r.v]), [], 'rows deleted in the gap are gone');
+    const changed = Number((await p.db.query(`SELECT count(*) AS n FROM ${s()}.items WHERE v = 'changed in the gap'`)).rows[0].n);
+    assert.ok(changed > 40, `${changed} rows still hold their change from the gap`);
+    assert.equal(rows.filter((r) => r.v === 'changed in the gap').length, changed);
+    assert.equal((await p.db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [p.slot])).rows.length, 1, 'the slot exists again');
+    assert.match(second.output(), /onSlotLost resync/);
+  });
+
+  test('after the resync the source streams as usual; a restart neither truncates nor reads the tables again', async () => {
+    const second = p.processes.find((x) => x.name.endsWith('-source-2'));
+    assert.ok(second);
+    await waitFor('the resync snapshots to finish', async () => second.output().split('\n').filter((l) => l.includes('incremental snapshot of the table finished')).length >= 2 || undefined, {
+      timeoutMs: 120_000,
+    });
+    assert.equal(await second.stop(), 0);
+    const third = p.startSource(env, 'source-3');
+    await p.db.query(`UPDATE ${s()}.items SET v = 'after the resync' WHERE id = 1`);
+    await consistent('items');
+    assert.doesNotMatch(third.output(), /lost slot resynced|incremental snapshot of the table finished/);
+  });
+});
