@@ -1,11 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { TestPipeline } from '../support/pipeline.js';
-import { mysqlRows, sqliteRows } from '../support/checker.js';
-import { MysqlTestDatabase } from '../support/mysql.js';
+import { TwoTargets } from '../support/two-targets.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -17,28 +13,25 @@ import { waitFor } from '../support/wait.js';
  */
 describe('columns added with a default reach the existing target rows', () => {
   const p = new TestPipeline('ddldef');
-  const dir = mkdtempSync(path.join(tmpdir(), 'walrelay-ddl-'));
-  const sqliteFile = path.join(dir, 'target.db');
-  const mysqlTarget = new MysqlTestDatabase(p.id);
-  const sqlite = (t: string) => sqliteRows(sqliteFile, t);
-  const mysql = (t: string) => mysqlRows(mysqlTarget.url, t, { exact: true });
+  const targets = new TwoTargets(p, 'ddl');
+  const sqlite = (t: string) => targets.sqlite(t);
+  const mysql = (t: string) => targets.maria(t);
 
   before(async () => {
-    await mysqlTarget.create();
+    await targets.create();
     await p.setup((s) => [
       `CREATE TABLE ${s}.items (id int4 PRIMARY KEY, name text)`,
       `INSERT INTO ${s}.items SELECT g, 'item ' || g FROM generate_series(1, 300) g`,
     ]);
     p.capture('items');
     p.startSource({ WALRELAY_SNAPSHOT_CHUNK_SIZE: '64' });
-    p.startSink('sink-sqlite', sqliteFile, { WALRELAY_GROUP_ID: `${p.id}_sqlite` });
-    p.startSink('sink-mysql', mysqlTarget.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` });
+    p.startSink('sink-sqlite', targets.sqliteFile, { WALRELAY_GROUP_ID: `${p.id}_sqlite` });
+    p.startSink('sink-mysql', targets.mysql.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` });
   });
 
   after(async () => {
     await p.cleanup();
-    await mysqlTarget.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await targets.drop();
   });
 
   test('the snapshot arrives', async () => {

@@ -1,13 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { TestPipeline } from '../support/pipeline.js';
-import { mysqlRows, sqliteRows } from '../support/checker.js';
-import { MysqlTestDatabase } from '../support/mysql.js';
+import { TwoTargets } from '../support/two-targets.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -19,15 +15,14 @@ import { waitFor } from '../support/wait.js';
  */
 describe('DDL the targets follow: renames and widening', () => {
   const p = new TestPipeline('ddlfollow');
-  const dir = mkdtempSync(path.join(tmpdir(), 'walrelay-ddlf-'));
-  const sqliteFile = path.join(dir, 'target.db');
-  const mysqlTarget = new MysqlTestDatabase(p.id);
-  const sqlite = (t: string) => sqliteRows(sqliteFile, t);
-  const maria = (t: string) => mysqlRows(mysqlTarget.url, t, { exact: true });
+  const targets = new TwoTargets(p, 'ddlf');
+  const mysqlTarget = targets.mysql;
+  const sqlite = (t: string) => targets.sqlite(t);
+  const maria = (t: string) => targets.maria(t);
   const s = () => `"${p.schema}"`;
 
   const sqliteColumns = (t: string): string[] => {
-    const db = new Database(sqliteFile, { readonly: true, fileMustExist: true });
+    const db = new Database(targets.sqliteFile, { readonly: true, fileMustExist: true });
     try {
       return (db.prepare(`SELECT name FROM pragma_table_info(?) ORDER BY cid`).all(t) as { name: string }[]).map((r) => r.name);
     } finally {
@@ -46,12 +41,10 @@ describe('DDL the targets follow: renames and widening', () => {
       await c.end();
     }
   };
-  const consistent = async (t: string) => {
-    for (const rows of [sqlite, maria]) await p.waitConsistent(t, rows(t), 180_000);
-  };
+  const consistent = (t: string) => targets.consistent(t);
 
   before(async () => {
-    await mysqlTarget.create();
+    await targets.create();
     await p.setup((sch) => [
       `CREATE TABLE ${sch}.acct (id int4 PRIMARY KEY, name text, amount int4, label varchar(5), price numeric(6,2))`,
       `INSERT INTO ${sch}.acct SELECT g, 'name ' || g, g * 10, 'l' || (g % 100), g + 0.25 FROM generate_series(1, 200) g`,
@@ -60,14 +53,13 @@ describe('DDL the targets follow: renames and widening', () => {
     ]);
     p.capture('acct', 'shrink');
     p.startSource();
-    p.startSink('sink-sqlite', sqliteFile, { WALRELAY_GROUP_ID: `${p.id}_sqlite` });
+    p.startSink('sink-sqlite', targets.sqliteFile, { WALRELAY_GROUP_ID: `${p.id}_sqlite` });
     p.startSink('sink-mysql', mysqlTarget.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` }, 'sink-mysql');
   });
 
   after(async () => {
     await p.cleanup();
-    await mysqlTarget.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await targets.drop();
   });
 
   test('the snapshot arrives', async () => {

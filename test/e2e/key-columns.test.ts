@@ -1,12 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import { TestPipeline } from '../support/pipeline.js';
-import { mysqlRows, sqliteRows } from '../support/checker.js';
-import { MysqlTestDatabase } from '../support/mysql.js';
+import { TwoTargets } from '../support/two-targets.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -20,15 +16,11 @@ import { waitFor } from '../support/wait.js';
  */
 describe('keyColumns: keyless and re-keyed tables', () => {
   const p = new TestPipeline('keycols');
-  const dir = mkdtempSync(path.join(tmpdir(), 'walrelay-keycols-'));
-  const sqliteFile = path.join(dir, 'target.db');
-  const mysqlTarget = new MysqlTestDatabase(p.id);
-  const sqlite = (t: string) => sqliteRows(sqliteFile, t);
-  const maria = (t: string) => mysqlRows(mysqlTarget.url, t, { exact: true });
+  const targets = new TwoTargets(p, 'keycols');
+  const sqliteFile = targets.sqliteFile;
+  const sqlite = (t: string) => targets.sqlite(t);
   const s = () => `"${p.schema}"`;
-  const consistent = async (t: string, key?: string[]) => {
-    for (const rows of [sqlite, maria]) await p.waitConsistent(t, rows(t), 180_000, key);
-  };
+  const consistent = (t: string, key?: string[]) => targets.consistent(t, key);
   const sqlitePrimaryKey = (t: string): string[] => {
     const db = new Database(sqliteFile, { readonly: true, fileMustExist: true });
     try {
@@ -41,7 +33,7 @@ describe('keyColumns: keyless and re-keyed tables', () => {
     JSON.stringify({ [`${p.schema}.events`]: ['a', 'b'], [`${p.schema}.rekeyed`]: ['code'] });
 
   before(async () => {
-    await mysqlTarget.create();
+    await targets.create();
     await p.setup((sch) => [
       `CREATE TABLE ${sch}.events (a int4 NOT NULL, b text NOT NULL, v text)`,
       `CREATE UNIQUE INDEX ON ${sch}.events (a, b)`,
@@ -61,13 +53,12 @@ describe('keyColumns: keyless and re-keyed tables', () => {
     p.capture('events', 'rekeyed', 'fullpk', 'nokey');
     p.startSource({ WALRELAY_KEY_COLUMNS: keyColumns() });
     p.startSink('sink-sqlite', sqliteFile, { WALRELAY_GROUP_ID: `${p.id}_sqlite` });
-    p.startSink('sink-mysql', mysqlTarget.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` });
+    p.startSink('sink-mysql', targets.mysql.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` });
   });
 
   after(async () => {
     await p.cleanup();
-    await mysqlTarget.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await targets.drop();
   });
 
   test('the snapshot of a keyless table arrives keyed by the configured columns', async () => {

@@ -1,11 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { TestPipeline } from '../support/pipeline.js';
-import { mysqlRows, sqliteRows } from '../support/checker.js';
-import { MysqlTestDatabase } from '../support/mysql.js';
+import { TwoTargets } from '../support/two-targets.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -19,19 +15,14 @@ import { waitFor } from '../support/wait.js';
  */
 describe('onSlotLost: resync', () => {
   const p = new TestPipeline('resync');
-  const dir = mkdtempSync(path.join(tmpdir(), 'walrelay-resync-'));
-  const sqliteFile = path.join(dir, 'target.db');
-  const mysqlTarget = new MysqlTestDatabase(p.id);
-  const sqlite = (t: string) => sqliteRows(sqliteFile, t);
-  const maria = (t: string) => mysqlRows(mysqlTarget.url, t, { exact: true });
+  const targets = new TwoTargets(p, 'resync');
+  const sqlite = (t: string) => targets.sqlite(t);
   const s = () => `"${p.schema}"`;
   const env = { WALRELAY_ON_SLOT_LOST: 'resync', WALRELAY_SNAPSHOT_CHUNK_SIZE: '50', WALRELAY_TOPIC_PARTITIONS: '3' };
-  const consistent = async (t: string) => {
-    for (const rows of [sqlite, maria]) await p.waitConsistent(t, rows(t), 180_000);
-  };
+  const consistent = (t: string) => targets.consistent(t);
 
   before(async () => {
-    await mysqlTarget.create();
+    await targets.create();
     await p.setup((sch) => [
       `CREATE TABLE ${sch}.items (id int8 PRIMARY KEY, v text)`,
       `INSERT INTO ${sch}.items SELECT g, 'v' || g FROM generate_series(1, 600) g`,
@@ -40,15 +31,14 @@ describe('onSlotLost: resync', () => {
     ]);
     p.capture('items', 'pairs');
     p.startSource(env, 'source-1');
-    p.startSink('sink-sqlite', sqliteFile, { WALRELAY_GROUP_ID: `${p.id}_sqlite` });
-    p.startSink('sink-mysql', mysqlTarget.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` }, 'sink-mysql-a');
-    p.startSink('sink-mysql', mysqlTarget.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` }, 'sink-mysql-b');
+    p.startSink('sink-sqlite', targets.sqliteFile, { WALRELAY_GROUP_ID: `${p.id}_sqlite` });
+    p.startSink('sink-mysql', targets.mysql.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` }, 'sink-mysql-a');
+    p.startSink('sink-mysql', targets.mysql.url, { WALRELAY_GROUP_ID: `${p.id}_mysql` }, 'sink-mysql-b');
   });
 
   after(async () => {
     await p.cleanup();
-    await mysqlTarget.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await targets.drop();
   });
 
   test('the snapshot arrives', async () => {

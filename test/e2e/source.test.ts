@@ -221,7 +221,7 @@ describe('walrelay-source: an incompatible column change', () => {
     await db.end();
   });
 
-  test('text → int4 is refused by the registry and stops the source with a message naming the subject', async () => {
+  test('text → int4 stops the source before anything is registered, naming the table, the column and both types', async () => {
     source = startProcess('source', env, 'source-incompatible');
     await waitFor('the snapshot to be published', () => source!.output().includes('snapshot published'), { timeoutMs: 60_000, describe: () => source!.output().slice(-2000) });
     await db.query(`ALTER TABLE ${q(schema)}.t ALTER COLUMN v TYPE int4 USING length(v)`);
@@ -229,7 +229,7 @@ describe('walrelay-source: an incompatible column change', () => {
     const code = await Promise.race([source.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 60_000))]);
     assert.notEqual(code, 'running', 'the source should stop on an incompatible schema change');
     assert.equal(code, 1);
-    assert.match(source.output(), new RegExp(`incompatible[^"]*${id}\\.${schema}\\.t-value|${id}\\.${schema}\\.t-value[^"]*incompatible`));
+    assert.match(source.output(), new RegExp(`table ${schema}\\.t column v changed type from text to int4, which the targets cannot follow exactly`));
     source = undefined;
   });
 });

@@ -41,7 +41,7 @@ test('the lost-slot error says what happened, since when, and the options', () =
   assert.match(e.message, /walrelay created it at 2026-01-02T03:04:05\.000Z/);
   assert.match(e.message, /0\/16B3748/);
   assert.match(e.message, /Options: \(1\)/);
-  assert.match(e.message, /resync \(not built/);
+  assert.match(e.message, /\(2\) set onSlotLost: resync and start again/);
   assert.equal(e.retriable, false);
 });
 
