@@ -79,8 +79,30 @@ describe('onSlotLost: resync', () => {
     assert.match(second.output(), /onSlotLost resync/);
   });
 
+  test('a crash after the resync created the slot and before it published the markers: the next run finds the slot and the owed resync, and finishes it', async () => {
+    const running = p.processes.filter((x) => x.name.endsWith('-source-2')).at(-1);
+    assert.ok(running);
+    await waitFor('the resync snapshots to finish', async () => running.output().split('\n').filter((l) => l.includes('incremental snapshot of the table finished')).length >= 2 || undefined, {
+      timeoutMs: 120_000,
+    });
+    assert.equal(await running.stop(), 0);
+    await p.db.query('SELECT pg_drop_replication_slot($1)', [p.slot]);
+    await p.db.query(`DELETE FROM ${s()}.items WHERE id BETWEEN 500 AND 520`);
+    const crashing = p.startSource({ ...env, WALRELAY_FAULT_INJECTION: 'crash-after-resync-slot' }, 'source-crash');
+    assert.equal(await crashing.exited, -1, 'killed by a signal (SIGKILL)');
+    assert.match(crashing.output(), /created replication slot for the resync/);
+    assert.doesNotMatch(crashing.output(), /lost slot resynced/);
+    assert.equal((await p.db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [p.slot])).rows.length, 1, 'the slot survived the crash');
+    await p.db.query(`UPDATE ${s()}.items SET v = 'after the crash' WHERE id = 2`);
+    const next = p.startSource(env, 'source-2');
+    await waitFor('the owed resync', async () => next.output().split('\n').find((l) => l.includes('lost slot resynced')), { timeoutMs: 90_000, describe: () => next.output().slice(-3000) });
+    assert.doesNotMatch(next.output(), /created replication slot/, 'the slot of the crashed run was used');
+    await consistent('items');
+    await consistent('pairs');
+  });
+
   test('after the resync the source streams as usual; a restart neither truncates nor reads the tables again', async () => {
-    const second = p.processes.find((x) => x.name.endsWith('-source-2'));
+    const second = p.processes.filter((x) => x.name.endsWith('-source-2')).at(-1);
     assert.ok(second);
     await waitFor('the resync snapshots to finish', async () => second.output().split('\n').filter((l) => l.includes('incremental snapshot of the table finished')).length >= 2 || undefined, {
       timeoutMs: 120_000,

@@ -299,6 +299,12 @@ export class Source {
       if (!slot) {
         const created = await repl.createSlot(cfg.slot, false, slotCommand(false));
         log.info({ slot: cfg.slot, consistentPoint: formatLsn(created.consistentPoint) }, 'created replication slot for the resync');
+        // Fault injection for the end-to-end test of this window (test/e2e/slot-resync.test.ts):
+        // a crash after the slot exists and before the markers are published.
+        if (process.env.WALRELAY_FAULT_INJECTION === 'crash-after-resync-slot') {
+          log.warn('fault injection: crashing after creating the resync slot');
+          process.kill(process.pid, 'SIGKILL');
+        }
         at = created.consistentPoint;
       } else {
         // Created by a run that failed before publishing the markers: nothing was confirmed since.
