@@ -20,6 +20,14 @@ describe('onSlotLost: resync', () => {
   const s = () => `"${p.schema}"`;
   const env = { WALRELAY_ON_SLOT_LOST: 'resync', WALRELAY_SNAPSHOT_CHUNK_SIZE: '50', WALRELAY_TOPIC_PARTITIONS: '3' };
   const consistent = (t: string) => targets.consistent(t);
+  /** Waits until the newest resyncing source has read both tables again, then stops it (SIGTERM). */
+  const stopAfterResync = async (): Promise<void> => {
+    const source = p.processes.filter((x) => x.name.endsWith('-source-2')).at(-1);
+    assert.ok(source);
+    const finished = () => source.output().split('\n').filter((l) => l.includes('incremental snapshot of the table finished')).length;
+    await waitFor('the resync snapshots to finish', async () => finished() >= 2 || undefined, { timeoutMs: 120_000 });
+    assert.equal(await source.stop(), 0);
+  };
 
   before(async () => {
     await targets.create();
@@ -80,12 +88,7 @@ describe('onSlotLost: resync', () => {
   });
 
   test('a crash after the resync created the slot and before it published the markers: the next run finds the slot and the owed resync, and finishes it', async () => {
-    const running = p.processes.filter((x) => x.name.endsWith('-source-2')).at(-1);
-    assert.ok(running);
-    await waitFor('the resync snapshots to finish', async () => running.output().split('\n').filter((l) => l.includes('incremental snapshot of the table finished')).length >= 2 || undefined, {
-      timeoutMs: 120_000,
-    });
-    assert.equal(await running.stop(), 0);
+    await stopAfterResync();
     await p.db.query('SELECT pg_drop_replication_slot($1)', [p.slot]);
     await p.db.query(`DELETE FROM ${s()}.items WHERE id BETWEEN 500 AND 520`);
     const crashing = p.startSource({ ...env, WALRELAY_FAULT_INJECTION: 'crash-after-resync-slot' }, 'source-crash');
@@ -102,12 +105,7 @@ describe('onSlotLost: resync', () => {
   });
 
   test('after the resync the source streams as usual; a restart neither truncates nor reads the tables again', async () => {
-    const second = p.processes.filter((x) => x.name.endsWith('-source-2')).at(-1);
-    assert.ok(second);
-    await waitFor('the resync snapshots to finish', async () => second.output().split('\n').filter((l) => l.includes('incremental snapshot of the table finished')).length >= 2 || undefined, {
-      timeoutMs: 120_000,
-    });
-    assert.equal(await second.stop(), 0);
+    await stopAfterResync();
     const third = p.startSource(env, 'source-3');
     await p.db.query(`UPDATE ${s()}.items SET v = 'after the resync' WHERE id = 1`);
     await consistent('items');

@@ -172,17 +172,27 @@ describe('Kafka 4.1 broker with kafkajs 2.2.4', () => {
     });
     await tx.commit();
 
-    const fetched = await admin.fetchOffsets({ groupId: txGroup, topics: [topic] });
-    const p0 = fetched[0]!.partitions.find((x) => x.partition === 0);
-    assert.equal(p0?.offset, '5');
-    assert.equal(p0?.metadata, 'tx-meta');
+    // A transactional offset commit becomes visible once the coordinator has written the
+    // transaction's markers, which can trail commit()'s answer: wait for it (OffsetFetch answers
+    // -1 until then), then check what was stored.
+    const p0 = await waitFor('the committed transactional offset', async () => {
+      const fetched = await admin.fetchOffsets({ groupId: txGroup, topics: [topic] });
+      const part = fetched[0]!.partitions.find((x) => x.partition === 0);
+      return part && part.offset !== '-1' ? part : undefined;
+    }, 30_000);
+    assert.equal(p0.offset, '5');
+    assert.equal(p0.metadata, 'tx-meta');
 
     // An aborted transaction's offsets are not applied.
     const tx2 = await p.transaction();
     await tx2.send({ topic: outTopic, messages: [{ key: 'y', value: 'discarded' }] });
     await tx2.sendOffsets({ consumerGroupId: txGroup, topics: [{ topic, partitions: [{ partition: 0, offset: '9' }] }] });
     await tx2.abort();
-    const after = await admin.fetchOffsets({ groupId: txGroup, topics: [topic] });
-    assert.equal(after[0]!.partitions.find((x) => x.partition === 0)?.offset, '5');
+    const settled = await waitFor('the group offset after the abort', async () => {
+      const fetched = await admin.fetchOffsets({ groupId: txGroup, topics: [topic] });
+      const offset = fetched[0]!.partitions.find((x) => x.partition === 0)?.offset;
+      return offset !== undefined && offset !== '-1' ? offset : undefined;
+    }, 30_000);
+    assert.equal(settled, '5');
   });
 });
