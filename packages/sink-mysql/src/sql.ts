@@ -238,11 +238,16 @@ export function createTableSql(table: string, shape: TableShape): string {
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (\n  ${lines.join(',\n  ')}\n) ${TABLE_OPTIONS}`;
 }
 
+/** A VARCHAR(n) as the TEXT type that holds n characters (stored off-row: the row-size fallback); other types unchanged. */
+export function varcharAsText(sqlType: string): string {
+  return sqlType.startsWith('VARCHAR(') ? textTypeFor(Number(/\((\d+)\)/.exec(sqlType)?.[1] ?? 0)) : sqlType;
+}
+
 /** Adds columns (always nullable: existing rows have no value). `asText` demotes VARCHAR(n) to a TEXT type. */
 export function addColumnSql(table: string, columns: readonly SchemaColumn[], asText = false): string {
   const parts = columns.map((col) => {
     let sqlType = columnType(col, false);
-    if (asText && sqlType.startsWith('VARCHAR(')) sqlType = textTypeFor(Number(/\((\d+)\)/.exec(sqlType)?.[1] ?? 0));
+    if (asText) sqlType = varcharAsText(sqlType);
     return `ADD COLUMN ${quoteIdent(col.name)} ${sqlType} NULL`;
   });
   return `ALTER TABLE ${quoteIdent(table)} ${parts.join(', ')}`;

@@ -13,7 +13,7 @@ import {
   modifyColumnsSql,
   renameColumnSql,
   tableColumnDefs,
-  textTypeFor,
+  varcharAsText,
   EXTRA_UNIQUE_INDEXES_SQL,
   PRIMARY_KEY_SQL,
   SESSION_SQL,
@@ -250,7 +250,7 @@ export class MysqlTarget implements TargetDriver {
     } catch (error) {
       // Row size too large (1118): wider VARCHARs do not fit in the row; TEXT types are stored off-row.
       if ((error as { details?: { errno?: number } }).details?.errno !== 1118) throw error;
-      const asText = changes.map((c) => (c.sqlType.startsWith('VARCHAR(') ? { ...c, sqlType: textTypeFor(Number(/\((\d+)\)/.exec(c.sqlType)?.[1] ?? 0)) } : c));
+      const asText = changes.map((c) => ({ ...c, sqlType: varcharAsText(c.sqlType) }));
       await this.run(`widen columns of ${table.name}`, (pool) => pool.query(modifyColumnsSql(table.name, asText)));
     }
     this.log?.info({ table: table.name, columns: changes.map((c) => `${c.name} ${c.sqlType}`) }, 'mysql: widened columns');

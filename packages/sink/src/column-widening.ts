@@ -13,9 +13,9 @@ type Family =
   | { readonly family: 'int'; readonly rank: number }
   | { readonly family: 'float'; readonly rank: number }
   | { readonly family: 'decimal'; readonly precision: number; readonly scale: number }
-  | { readonly family: 'string'; readonly binary: boolean; readonly chars: number }
+  | { readonly family: 'string'; readonly chars: number }
   | { readonly family: 'datetime' | 'datetime2' | 'time'; readonly fsp: number }
-  | { readonly family: 'other'; readonly text: string };
+  | { readonly family: 'other' };
 
 const INT_RANKS: Readonly<Record<string, number>> = { TINYINT: 1, SMALLINT: 2, MEDIUMINT: 3, INT: 4, INTEGER: 4, BIGINT: 5 };
 /** Characters a MySQL TEXT type holds in utf8mb4 (bytes / 4). */
@@ -25,7 +25,7 @@ const TEXT_CHARS: Readonly<Record<string, number>> = { TINYTEXT: 63, TEXT: 16_38
 export function sqlTypeFamily(text: string): Family {
   const t = text.trim().toUpperCase().replace(/\s+UNSIGNED$/, '');
   const m = /^([A-Z0-9]+)(?:\(\s*([0-9]+|MAX)\s*(?:,\s*([0-9]+)\s*)?\))?/.exec(t);
-  if (!m) return { family: 'other', text: t };
+  if (!m) return { family: 'other' };
   const name = m[1] as string;
   const a = m[2];
   const b = m[3];
@@ -35,13 +35,13 @@ export function sqlTypeFamily(text: string): Family {
   if (name === 'DOUBLE' || name === 'FLOAT') return { family: 'float', rank: 2 };
   if (name === 'DECIMAL' || name === 'NUMERIC') return { family: 'decimal', precision: Number(a ?? 10), scale: Number(b ?? 0) };
   if (name === 'VARCHAR' || name === 'NVARCHAR') {
-    return { family: 'string', binary: false, chars: a === 'MAX' ? Number.POSITIVE_INFINITY : Number(a ?? 1) };
+    return { family: 'string', chars: a === 'MAX' ? Number.POSITIVE_INFINITY : Number(a ?? 1) };
   }
-  if (TEXT_CHARS[name] !== undefined) return { family: 'string', binary: false, chars: TEXT_CHARS[name] as number };
+  if (TEXT_CHARS[name] !== undefined) return { family: 'string', chars: TEXT_CHARS[name] as number };
   if (name === 'DATETIME' || name === 'DATETIME2' || name === 'TIME') {
     return { family: name === 'DATETIME' ? 'datetime' : name === 'DATETIME2' ? 'datetime2' : 'time', fsp: Number(a ?? 0) };
   }
-  return { family: 'other', text: t };
+  return { family: 'other' };
 }
 
 /** True when `wanted` holds every value of `current` and more, in the same family. */

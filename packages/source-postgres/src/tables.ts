@@ -28,6 +28,16 @@ import type { TableTopic } from './publish/change-records.js';
 import type { TopicManager } from './publish/topics.js';
 import type { RelationColumn } from './protocol/index.js';
 
+/**
+ * The columns of a topic's newest value schema. `described`: walrelay's schemas carry each
+ * column's description (types, key, attnum); Debezium's Connect schemas only field names, which
+ * stand in as columns matched by name (no type or key to compare).
+ */
+interface PublishedShape {
+  readonly columns: readonly ColumnSpec[];
+  readonly described: boolean;
+}
+
 /** A captured table as the stream sees it: topic, schemas, and one converter per column. */
 export interface CapturedTable extends TableTopic {
   readonly relationOid: number;
@@ -60,7 +70,7 @@ export class TableRegistry {
   readonly #byOid = new Map<number, CapturedTable | null>();
   readonly #warnedKeyless = new Set<number>();
   /** Per topic, the columns of the value schema sinks saw last (registry's newest at first use, then what this process registered). */
-  readonly #published = new Map<string, { readonly columns: readonly ColumnSpec[] } | null>();
+  readonly #published = new Map<string, PublishedShape | null>();
   /** Which table holds each topic (by topicCollisionKey): a second table there is refused. */
   readonly #topicOwners = new Map<string, { readonly oid: number; readonly schema: string; readonly table: string }>();
   onSchemaChange: ((table: CapturedTable) => void) | undefined;
@@ -129,7 +139,7 @@ export class TableRegistry {
    */
   async #fromStream(
     described: TableShapeWithOid,
-    published: { readonly columns: readonly ColumnSpec[] } | null,
+    published: PublishedShape | null,
     relationColumns: readonly RelationColumn[],
     current: readonly (ColumnSpec | undefined)[],
   ): Promise<ColumnSpec[]> {
@@ -143,7 +153,7 @@ export class TableRegistry {
         ? configured.indexOf(rc.name) + 1 || null
         : cat
           ? cat.key
-          : pub && pub.pgType !== 'unknown'
+          : pub && published?.described
             ? pub.key
             : flagged.indexOf(rc.name) + 1 || null;
       return { attnum: current[i]?.attnum ?? pub?.attnum ?? cat?.attnum, attname: rc.name, atttypid: rc.typeOid, atttypmod: rc.typmod, attnotnull: cat ? !cat.nullable : false, key };
@@ -163,7 +173,7 @@ export class TableRegistry {
     return columns ? rekey(this.#catalog, described, columns) : described;
   }
 
-  async #previous(topic: string, schema: string, table: string): Promise<{ readonly columns: readonly ColumnSpec[] } | null> {
+  async #previous(topic: string, schema: string, table: string): Promise<PublishedShape | null> {
     if (!this.#published.has(topic)) this.#published.set(topic, await this.#publishedShape(topic, schema, table));
     return this.#published.get(topic) ?? null;
   }
@@ -173,14 +183,14 @@ export class TableRegistry {
    * has none yet. Debezium's Connect schemas carry no column descriptions: their field names
    * stand in (matched by name).
    */
-  async #publishedShape(topic: string, schema: string, table: string): Promise<{ columns: readonly ColumnSpec[] } | null> {
+  async #publishedShape(topic: string, schema: string, table: string): Promise<PublishedShape | null> {
     const latest = await this.#registry.latest(valueSubject(topic));
     if (!latest) return null;
     try {
-      return { columns: tableShapeFromValueSchema(latest.schema).columns };
+      return { columns: tableShapeFromValueSchema(latest.schema).columns, described: true };
     } catch {
       const fields = debeziumValueFieldNames(latest.schema);
-      if (fields) return { columns: fields.map((name) => ({ name, kind: 'other', pgType: 'unknown', typmod: -1, nullable: true, key: null })) };
+      if (fields) return { columns: fields.map((name) => ({ name, kind: 'other', pgType: 'unknown', typmod: -1, nullable: true, key: null })), described: false };
       this.#log.warn({ schema, table }, 'the newest value schema of the table topic is neither walrelay nor Debezium: columns added with a default cannot be detected against it');
       return null;
     }
@@ -218,7 +228,7 @@ export class TableRegistry {
     const published = await this.#previous(topic, schema, table);
     // Renames carry the former names; a type change that is not a widening stops here, naming the column.
     const columns: SchemaColumn[] = assignFieldNames(
-      published && published.columns.some((c) => c.pgType !== 'unknown') ? evolveColumns(`${schema}.${table}`, published.columns, specs, { checkTypes }) : specs,
+      published?.described ? evolveColumns(`${schema}.${table}`, published.columns, specs, { checkTypes }) : specs,
     );
     const owner = this.#topicOwners.get(topicCollisionKey(topic));
     if (owner !== undefined && owner.oid !== relationOid && !(owner.schema === schema && owner.table === table)) {
@@ -255,7 +265,7 @@ export class TableRegistry {
     };
     const previous = this.#byOid.get(relationOid);
     this.#byOid.set(relationOid, captured);
-    this.#published.set(topic, { columns });
+    this.#published.set(topic, { columns, described: true });
     if (previous) {
       this.#log.info({ topic, keySchemaId, valueSchemaId }, 'table definition changed: new schema version registered');
       this.onSchemaChange?.(captured);
