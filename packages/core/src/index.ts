@@ -14,3 +14,4 @@ export * from './avro/wire-format.js';
 export * from './partitioner.js';
 export * from './service.js';
 export * from './startup-checks.js';
+export { kafkaGroupingPatched, groupMessagesPerPartition } from './kafkajs-partition-grouping.js';

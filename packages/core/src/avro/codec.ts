@@ -9,22 +9,102 @@ import { DecodeError, ValueError } from '../errors.js';
  * - Other logical types (date, time-micros, timestamp-micros, uuid) keep their
  *   underlying representation (days as number, micros as bigint, uuid as string).
  */
-// avsc reads the 8 bytes back at once and keeps no reference: one scratch buffer serves
-// every long (no allocation per value on the hot path).
-const LONG_SCRATCH = Buffer.alloc(8);
 const LONG_MIN = -(2n ** 63n);
 const LONG_LIMIT = 2n ** 63n;
-const BigIntLong = avro.types.LongType.__with({
+/** Below this magnitude a long's zigzag form (2|n|) is exact in a double: avsc's number varint code serves. */
+const NUMBER_SAFE = 2n ** 52n;
+
+/** avsc's Tap: the buffer being read or written and the position in it. */
+interface Tap {
+  buf: Buffer;
+  pos: number;
+  writeLong(n: number): void;
+}
+
+/**
+ * Writes a bigint as Avro's zigzag varint straight into the tap. Values of magnitude below
+ * 2^52 (every LSN, timestamp, xid and sequence in practice) take avsc's number path: no
+ * allocation, no per-byte bigint arithmetic. Past the buffer's end the bytes are dropped and
+ * the position still advances, as avsc's own writers do (the caller then resizes and writes again).
+ */
+function writeBigLong(tap: Tap, n: bigint): void {
+  if (n > -NUMBER_SAFE && n < NUMBER_SAFE) {
+    tap.writeLong(Number(n));
+    return;
+  }
+  let z = n >= 0n ? n << 1n : (-n << 1n) - 1n;
+  const buf = tap.buf;
+  while (z >= 0x80n) {
+    buf[tap.pos++] = Number(z & 0x7fn) | 0x80;
+    z >>= 7n;
+  }
+  buf[tap.pos++] = Number(z);
+}
+
+/**
+ * Reads an Avro zigzag varint as an exact bigint. Up to 7 bytes (49 bits) are summed in a
+ * double (exact); a longer varint is read again with bigint arithmetic. On a truncated buffer
+ * the missing bytes read as 0 and the position passes the end, which avsc's caller reports.
+ */
+function readBigLong(tap: Tap): bigint {
+  const buf = tap.buf;
+  const start = tap.pos;
+  let pos = start;
+  let z = 0;
+  let scale = 1;
+  for (let i = 0; i < 7; i++) {
+    const b = buf[pos++] ?? 0;
+    z += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) {
+      tap.pos = pos;
+      return BigInt(z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+    }
+    scale *= 128;
+  }
+  let zb = 0n;
+  let shift = 0n;
+  pos = start;
+  for (;;) {
+    const b = buf[pos++] ?? 0;
+    zb |= BigInt(b & 0x7f) << shift;
+    shift += 7n;
+    if ((b & 0x80) === 0 || shift > 70n) break;
+  }
+  tap.pos = pos;
+  return (zb >> 1n) ^ -(zb & 1n);
+}
+
+const longMethods = {
+  // Used only by avsc's generic paths (resolution, copies); the hot paths are _read/_write below.
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint) => {
-    LONG_SCRATCH.writeBigInt64LE(n);
-    return LONG_SCRATCH;
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(n);
+    return b;
   },
   fromJSON: (v: unknown) => BigInt(v as string | number),
   toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),
   isValid: (n: unknown) => typeof n === 'bigint' && n >= LONG_MIN && n < LONG_LIMIT,
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
-});
+};
+
+/**
+ * avsc's custom long (`LongType.__with`) packs every value into an 8-byte buffer and then
+ * into a varint (and back), an allocation and a byte loop per value: the source writes ten
+ * longs per change. This type keeps __with's contract (bigint in, bigint out, same
+ * validation) and reads and writes the varint directly (docs/performance.md).
+ */
+function bigIntLongType(): avro.Type {
+  const template = avro.types.LongType.__with(longMethods) as unknown as Record<string, unknown>;
+  const type = Object.assign(Object.create(Object.getPrototypeOf(template) as object) as Record<string, unknown>, template);
+  type._write = (tap: Tap, n: unknown): void => {
+    if (typeof n !== 'bigint' || n < LONG_MIN || n >= LONG_LIMIT) throw new Error(`invalid "long": ${typeof n === 'bigint' ? n.toString() : JSON.stringify(n) ?? String(n)}`);
+    writeBigLong(tap, n);
+  };
+  type._read = readBigLong;
+  return Object.freeze(type) as unknown as avro.Type;
+}
+const BigIntLong = bigIntLongType();
 
 /** Exact decimal: JS value is a plain decimal string such as `-12.340`. */
 export class DecimalType extends avro.types.LogicalType {
@@ -55,16 +135,29 @@ export class DecimalType extends avro.types.LogicalType {
 
 export function bytesToBigInt(buf: Buffer): bigint {
   if (buf.length === 0) return 0n;
+  // Up to 6 bytes (48 bits) the driver reads it exactly as a number.
+  if (buf.length <= 6) return BigInt(buf.readIntBE(0, buf.length));
   let n = 0n;
   for (const byte of buf) n = (n << 8n) | BigInt(byte);
   if ((buf[0] as number) & 0x80) n -= 1n << BigInt(buf.length * 8);
   return n;
 }
 
+const SIX_BYTES = 2n ** 47n;
+
+/** Two's complement, big-endian, minimal length (Avro's decimal bytes). */
 export function bigIntToBytes(n: bigint): Buffer {
+  if (n >= -SIX_BYTES && n < SIX_BYTES) {
+    // Exact as a number: find the shortest length that holds it and let Buffer write it.
+    const v = Number(n);
+    let len = 1;
+    while (len < 6 && (v < -(2 ** (8 * len - 1)) || v >= 2 ** (8 * len - 1))) len++;
+    const out = Buffer.allocUnsafe(len);
+    out.writeIntBE(v, 0, len);
+    return out;
+  }
   const bytes: number[] = [];
   let v = n;
-  // Two's complement, big-endian, minimal length.
   for (;;) {
     const byte = Number(v & 0xffn);
     bytes.unshift(byte);
