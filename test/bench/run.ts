@@ -61,6 +61,10 @@ const { values: args } = parseArgs({
     compare: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'incremental-rows': { type: 'string', default: '1000000' },
+    'high-rate': { type: 'string', default: '5000' },
+    'high-seconds': { type: 'string', default: '60' },
+    'wide-changes': { type: 'string', default: '50000' },
+    'idle-seconds': { type: 'string', default: '10' },
   },
 });
 if (args.compare !== undefined && args.compare !== 'debezium') throw new Error(`--compare: only debezium is known, got ${args.compare}`);
@@ -80,6 +84,25 @@ const SAMPLE_MS = 250;
 /** Rows of the table an incremental snapshot reads while 1-row transactions stream (0: no such phase). */
 const INC_ROWS = Number(args['incremental-rows']);
 const INC_LAT_SECONDS = 10;
+/** The second latency phase: 1-row transactions at this rate for this long (issue 13: 5,000 changes/s for 60 s; 0 skips it). */
+const HIGH_RATE = Number(args['high-rate']);
+const HIGH_SECONDS = Number(args['high-seconds']);
+/** Changes of the wide-row workload (≈2 KB rows, 20 columns of mixed types) for the source phase (0 skips it). */
+const WIDE_N = Math.round(Number(args['wide-changes']) * SIZE);
+const IDLE_SECONDS = Number(args['idle-seconds']);
+
+/** Phases that later phases do not depend on: a failure is reported as "did not complete" and the bench goes on. */
+const incomplete: { phase: string; reason: string }[] = [];
+async function optionalPhase<T>(phase: string, run: () => Promise<T>): Promise<T | { completed: false; reason: string }> {
+  try {
+    return await run();
+  } catch (e) {
+    const reason = (e as Error).message;
+    incomplete.push({ phase, reason });
+    log(`PHASE DID NOT COMPLETE: ${phase}: ${reason}`);
+    return { completed: false, reason };
+  }
+}
 
 const t0 = Date.now();
 const log = (s: string): void => console.log(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
@@ -165,6 +188,8 @@ function noteMemory(name: string, s: Sample): void {
 }
 
 const peakRss: Record<string, number> = {};
+/** VmRSS of processes with nothing to do (bytes). */
+const idleRss: Record<string, number> = {};
 function notePeak(name: string, proc: RunningProcess): void {
   peakRss[name] = Math.max(peakRss[name] ?? 0, procStatus(proc.child.pid, 'VmHWM'));
 }
@@ -272,8 +297,74 @@ async function main(): Promise<void> {
         if (init.child.exitCode !== null) throw new Error(`source exited; log ${init.logFile}`);
         await sleep(200);
       }
+      if (name === 'source-init') {
+        // A source that started, created its slot and streams nothing: its idle footprint.
+        await sleep(3_000);
+        idleRss['source (fresh, streaming nothing)'] = procStatus(init.child.pid, 'VmRSS');
+      }
       await init.stop();
       return init;
+    };
+    /**
+     * The wide-row workload: ≈2 KB rows of 20 columns of mixed types (int4, int8, numeric, float4/8,
+     * text, varchar, timestamptz, timestamp, date, uuid, jsonb, bool, bytea), `n` inserts in
+     * transactions of 100, measured like the narrow one (pg_recvlogical from its own slot, then the
+     * source catching up from its slot), with its own publication, slot and topic prefix.
+     */
+    const wideSourcePhase = async (n: number): Promise<Record<string, unknown>> => {
+      const s = q(p.schema);
+      await db!.query(
+        `CREATE TABLE ${s}.wide (id int8 PRIMARY KEY, i1 int4, i2 int4, b1 int8, b2 int8, n1 numeric(18,4), n2 numeric(12,2), f1 float8, f2 float4, t1 text, t2 text, t3 text, v1 varchar(200), ts1 timestamptz, ts2 timestamp, d1 date, u1 uuid, j1 jsonb, bo bool, by1 bytea)`,
+      );
+      const pub = `${p.publication}_wide`;
+      await db!.query(`CREATE PUBLICATION ${q(pub)} FOR TABLE ${s}.wide`);
+      const env = { WALRELAY_SNAPSHOT: 'never', WALRELAY_SLOT: `${p.slot}_wide`, WALRELAY_PUBLICATION: pub, WALRELAY_TOPIC_PREFIX: `${p.prefix}_wide`, WALRELAY_TABLES: `${s}.wide` };
+      await createSlot(env, env.WALRELAY_SLOT, 'source-wide-init');
+      const recv = `${p.id}_recv_wide`;
+      await db!.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [recv]);
+      let lastInTx = '0/0';
+      for (let i = 0; i < n; i += 100) {
+        const k = Math.min(100, n - i);
+        const last = i + k >= n;
+        if (last) await db!.query('BEGIN');
+        await db!.query(
+          `INSERT INTO ${s}.wide SELECT g, g % 1000, g % 7, g * 31, g * 17, g / 7.0, (g % 100000) / 100.0, g / 3.0, g / 9.0, ` +
+            `repeat(md5(g::text), 19), repeat(md5((g + 1)::text), 19), repeat(md5((g + 2)::text), 12), repeat(md5((g + 3)::text), 6), ` +
+            `now(), now()::timestamp, current_date, md5(g::text)::uuid, jsonb_build_object('g', g, 'k', md5(g::text)), g % 2 = 0, decode(md5(g::text) || md5((g + 5)::text), 'hex') ` +
+            `FROM generate_series(${i + 1}, ${i + k}) g`,
+        );
+        if (last) {
+          lastInTx = (await db!.query('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0].l as string;
+          await db!.query('COMMIT');
+        }
+      }
+      const endLsn = (await db!.query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l as string;
+      const rowBytes = (await db!.query(`SELECT avg(pg_column_size(r.*))::int AS w FROM (SELECT * FROM ${s}.wide LIMIT 1000) r`)).rows[0].w as number;
+      const u = new URL(PG_URL);
+      const r0 = Date.now();
+      await exec(
+        'pg_recvlogical',
+        ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), '-d', u.pathname.slice(1), '--slot', recv, '--start', '--endpos', endLsn, '-o', 'proto_version=1', '-o', `publication_names=${pub}`, '-f', '/dev/null', '--no-loop'],
+        { timeout: 600_000 },
+      );
+      const ceiling = n / ((Date.now() - r0) / 1000);
+      await db!.query('SELECT pg_drop_replication_slot($1)', [recv]);
+      log(`wide rows: pg_recvlogical ${ceiling.toFixed(0)} changes/s`);
+      const port = await freePort();
+      const wideSource = p.startSource({ ...env, WALRELAY_HTTP_PORT: String(port) }, 'source-wide');
+      const samples = await sampleUntil(
+        'source-wide',
+        wideSource,
+        port,
+        (m) => sum(m, 'walrelay_source_changes_total', `table="${p.schema}.wide"`),
+        (m, c) => c >= n && BigInt(Math.round(sum(m, 'walrelay_source_confirmed_lsn'))) >= lsnNum(lastInTx),
+        600_000,
+      );
+      const rate = rateOf(samples, n);
+      const phase = phaseOf(wideSource, rate, n);
+      await wideSource.stop();
+      log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB)`);
+      return { table: 'wide (20 columns: int8 PK, 2 int4, 2 int8, 2 numeric, float8, float4, 3 text, varchar(200), timestamptz, timestamp, date, uuid, jsonb, bool, bytea)', changes: n, rowBytes, txSize: 100, ceiling, changesPerSecond: rate.rate, seconds: rate.seconds, ofCeiling: rate.rate / ceiling, cpuSecondsPer100k: phase.cpuSecondsPer100k, peakRssMB: phase.peakRssMB };
     };
     let source = await createSlot({ WALRELAY_SNAPSHOT: 'never' }, p.slot, 'source-init');
     await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [recvSlot]);
@@ -478,7 +569,8 @@ async function main(): Promise<void> {
       for (const k of sinks) before[k.name] = await scrape(k.port!);
       const committedAt = new Float64Array(total + 1);
       const seen: Record<string, Float64Array> = { 'sink-sqlite': new Float64Array(total + 1), 'sink-mysql': new Float64Array(total + 1) };
-      const writers = await Promise.all([0, 1, 2, 3].map(() => pgConnect()));
+      // Each writer commits one row at a time (≈1 ms a commit here): enough of them to offer the rate.
+      const writers = await Promise.all(Array.from({ length: Math.max(4, Math.ceil(rate / 400)) }, () => pgConnect()));
       let next = 1;
       let stopPolling = false;
       const lat0 = performance.now() + 200;
@@ -594,6 +686,12 @@ async function main(): Promise<void> {
     const latencyResult = await latencyRun('latency', 1, Math.round(RATE * LAT_SECONDS), RATE);
     const { series: latSeries, ...latencyFigures } = latencyResult;
     result.latency = latencyFigures;
+    if (HIGH_SECONDS > 0 && HIGH_RATE > 0) {
+      result.latencyHigh = await optionalPhase(`latency at ${HIGH_RATE} changes/s`, async () => {
+        const { series: _s, ...figures } = await latencyRun(`latency at ${HIGH_RATE} tx/s`, 500_000_000, Math.round(HIGH_RATE * HIGH_SECONDS), HIGH_RATE);
+        return figures;
+      });
+    }
 
     // 6. An incremental snapshot of INC_ROWS rows (requested as an operator would) while 1-row
     // transactions stream at RATE: its rows/s, and the stream's latency during it.
@@ -615,10 +713,28 @@ async function main(): Promise<void> {
 
     notePeak('source', source);
     for (const k of sinks) notePeak(k.name, k.proc!);
+
+    // 7. Idle: every process after IDLE_SECONDS without changes (V8 shrinks its heap when the allocation rate drops).
+    if (IDLE_SECONDS > 0) {
+      await sleep(IDLE_SECONDS * 1000);
+      idleRss[`source (after the run, ${IDLE_SECONDS} s idle)`] = procStatus(source.child.pid, 'VmRSS');
+      for (const k of sinks) idleRss[`${k.name} (after the run, ${IDLE_SECONDS} s idle)`] = procStatus(k.proc!.child.pid, 'VmRSS');
+    }
+    result.idleRssMB = Object.fromEntries(Object.entries(idleRss).map(([k, v]) => [k, Math.round(v / 1048576)]));
+    log(`idle RSS: ${JSON.stringify(result.idleRssMB)} (MB)`);
+
+    // 8. The wide-row workload through the source, alone on the machine (the other processes stopped):
+    // its own table, publication, slot, topic prefix and pg_recvlogical ceiling.
+    if (WIDE_N > 0) {
+      await Promise.all([source.stop(), ...sinks.map((k) => k.proc!.stop())]);
+      result.wide = await optionalPhase('wide-row source', () => wideSourcePhase(WIDE_N));
+    }
+
     result.peakRssMB = Object.fromEntries(Object.entries(peakRss).map(([k, v]) => [k, Math.round(v / 1048576)]));
     log(`peak RSS: ${JSON.stringify(result.peakRssMB)} (MB)`);
     result.memoryPeaksMB = memoryPeaks;
     log(`during the throughput phases, largest V8 heap used / heap total / external (Buffers) in MB: ${JSON.stringify(memoryPeaks)}`);
+    result.incomplete = incomplete;
     result.machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavg: os.loadavg(), uptime: (await exec('uptime')).stdout.trim(), node: process.version };
     log(`load after: ${(result.machine as { uptime: string }).uptime}`);
 
@@ -660,6 +776,8 @@ async function main(): Promise<void> {
     }
 
     await db?.query('SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1', [recvSlot]).catch(() => undefined);
+    for (const slot of [`${p.id}_recv_wide`, `${p.slot}_wide`]) await db?.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]).catch(() => undefined);
+    await db?.query(`DROP PUBLICATION IF EXISTS ${q(`${p.publication}_wide`)}`).catch(() => undefined);
     if (!args.keep) {
       await p.cleanup().catch(() => undefined);
       const admin = await mysql.createConnection({ uri: MYSQL_URL }).catch(() => undefined);
@@ -693,8 +811,40 @@ function printSummary(r: Record<string, unknown>): void {
     ...Object.entries(lat.targets).map(([k, v]) => `  ${k.padEnd(12)} p50 ${v.p50ms.toFixed(1)} ms  p99 ${v.p99ms.toFixed(1)} ms   (sink metric ≈ p50 ${v.sinkMetricP50ms.toFixed(0)} ms, p99 ${v.sinkMetricP99ms.toFixed(0)} ms)`),
     `  source commit → Kafka commit (source metric) ≈ p50 ${lat.sourceCommitToKafkaP50ms.toFixed(0)} ms, p99 ${lat.sourceCommitToKafkaP99ms.toFixed(0)} ms`,
     `peak RSS (MB): ${Object.entries(r.peakRssMB as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `idle RSS (MB): ${Object.entries((r.idleRssMB ?? {}) as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `machine: ${m.cpus} cpus; ${m.uptime}`,
   ];
+  const high = r.latencyHigh as { completed?: false; reason?: string; offeredTxPerSecond: number; achievedTxPerSecond: number; seconds: number; targets: Record<string, { p50ms: number; p99ms: number; missing: number }> } | undefined;
+  if (high && high.completed !== false) {
+    lines.push(
+      `latency at ${high.offeredTxPerSecond} tx/s offered (${high.achievedTxPerSecond.toFixed(0)} achieved over ${high.seconds.toFixed(0)} s):`,
+      ...Object.entries(high.targets).map(([k, v]) => `  ${k.padEnd(12)} p50 ${v.p50ms.toFixed(1)} ms  p99 ${v.p99ms.toFixed(1)} ms${v.missing ? `  (${v.missing} not seen)` : ''}`),
+    );
+  }
+  const wide = r.wide as { completed?: false; changes: number; rowBytes: number; ceiling: number; changesPerSecond: number; seconds: number; peakRssMB: number; cpuSecondsPer100k: number } | undefined;
+  if (wide && wide.completed !== false) {
+    lines.push(
+      `wide rows (≈${wide.rowBytes} B, 20 columns, ${wide.changes} inserts in transactions of 100):`,
+      `  pg_recvlogical ${wide.ceiling.toFixed(0)} changes/s; source → Kafka ${wide.changesPerSecond.toFixed(0)} changes/s (${wide.seconds.toFixed(2)} s, ${((100 * wide.changesPerSecond) / wide.ceiling).toFixed(0)}% of the ceiling, ${wide.cpuSecondsPer100k.toFixed(1)} CPU s per 100k, peak RSS ${wide.peakRssMB} MB)`,
+    );
+  }
+  // Issue 13's targets, each with the figure of this run.
+  const peak = r.peakRssMB as Record<string, number>;
+  const idle = (r.idleRssMB ?? {}) as Record<string, number>;
+  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
+  const srcRatio = src.changesPerSecond / recv.changesPerSecond;
+  const targets: [string, string, boolean | undefined][] = [
+    ['source ≥ 60% of pg_recvlogical', `${(100 * srcRatio).toFixed(0)}%`, srcRatio >= 0.6],
+    ['wide-row source ≥ 60% of pg_recvlogical', wide && wide.completed !== false ? `${((100 * wide.changesPerSecond) / wide.ceiling).toFixed(0)}%` : '—', wide && wide.completed !== false ? wide.changesPerSecond / wide.ceiling >= 0.6 : undefined],
+    ...Object.entries(sinks).map(([k, v]): [string, string, boolean | undefined] => [`${k} ≥ 80% of its driver`, v.ceilingRowsPerSecond ? `${((100 * v.rowsPerSecond) / v.ceilingRowsPerSecond).toFixed(0)}%` : '—', v.ceilingRowsPerSecond ? v.rowsPerSecond / v.ceilingRowsPerSecond >= 0.8 : undefined]),
+    ['source peak RSS < 150 MB', `${peak.source} MB`, peak.source !== undefined ? peak.source < 150 : undefined],
+    ...Object.keys(sinks).map((k): [string, string, boolean | undefined] => [`${k} peak RSS < 200 MB`, `${peak[k]} MB`, peak[k] !== undefined ? peak[k]! < 200 : undefined]),
+    ...Object.entries(idle).map(([k, v]): [string, string, boolean | undefined] => [`idle ${k} < 80 MB`, `${v} MB`, v < 80]),
+    ...(high && high.completed !== false ? Object.entries(high.targets).map(([k, v]): [string, string, boolean | undefined] => [`${k} p99 < 100 ms at ${high.offeredTxPerSecond}/s`, `${v.p99ms.toFixed(0)} ms`, v.p99ms < 100 && v.missing === 0]) : []),
+  ];
+  lines.push('', '== targets (issue 13)', ...targets.map(([what, figure, ok]) => `  ${verdict(ok).padEnd(12)} ${what.padEnd(48)} ${figure}`));
+  const notDone = r.incomplete as { phase: string; reason: string }[] | undefined;
+  if (notDone && notDone.length > 0) lines.push('', '== phases that did not complete', ...notDone.map((x) => `  ${x.phase}: ${x.reason}`));
   const inc = r.incrementalSnapshot as { rows: number; rowsPerSecond: number; seconds: number; latencyDuring: { achievedTxPerSecond: number; targets: Record<string, { p50ms: number; p99ms: number }> } } | undefined;
   if (inc) {
     lines.push(

@@ -25,7 +25,9 @@ const RUN_BUILT = process.env.WALRELAY_RUN_BUILT === '1';
 /** WALRELAY_PROFILE_DIR (npm run bench -- --profile): each process writes a CPU profile and a sampling heap profile there when it exits. */
 function profileArgs(): string[] {
   const dir = process.env.WALRELAY_PROFILE_DIR;
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--heap-prof', `--heap-prof-dir=${dir}`] : [];
+  // WALRELAY_NODE_ARGS: extra node flags for every binary started (experiments: --trace-gc, heap limits).
+  const extra = (process.env.WALRELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  return [...extra, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--heap-prof', `--heap-prof-dir=${dir}`] : [])];
 }
 
 export interface RunningProcess {

@@ -45,6 +45,10 @@ interface OpenTx {
   readonly skipAll: boolean;
   /** Skip changes with seq <= this (published before a restart). */
   readonly skipUpTo: bigint;
+  /** The source block's fields that are the same for every change of the transaction. */
+  readonly tsMs: bigint;
+  readonly tsUs: bigint;
+  readonly txId: bigint;
 }
 
 const HIGH_WATER = 2_000;
@@ -243,7 +247,18 @@ export class ChangeStream {
         const skipAll = m.finalLsn <= cp.commitLsn;
         const skipUpTo = cp.partialFinalLsn !== null && cp.partialFinalLsn === m.finalLsn ? cp.partialPublished : 0n;
         if (skipAll) this.#log.debug({ finalLsn: formatLsn(m.finalLsn) }, 'skipping a transaction published before the restart');
-        this.#tx = { xid: m.xid, finalLsn: m.finalLsn, commitMicros: m.commitTimeMicros, seq: 0n, skipAll, skipUpTo };
+        const commitMs = pgMicrosToUnixMs(m.commitTimeMicros);
+        this.#tx = {
+          xid: m.xid,
+          finalLsn: m.finalLsn,
+          commitMicros: m.commitTimeMicros,
+          seq: 0n,
+          skipAll,
+          skipUpTo,
+          tsMs: BigInt(Math.floor(commitMs)),
+          tsUs: BigInt(Math.floor(commitMs * 1000)),
+          txId: BigInt(m.xid),
+        };
         if (!skipAll) this.#metrics.lag.received(m.commitTimeMicros);
         return;
       }
@@ -339,7 +354,7 @@ export class ChangeStream {
       if (m.tag !== 'insert' && m.oldTuple) this.#incremental.onRowChange(t.relationOid, tupleKey(t, m.oldTuple));
     }
     const source = this.#source(t, lsn, tx);
-    const table = `${t.schema}.${t.table}`;
+    const table = this.#tableLabel(t);
     if (m.tag === 'insert') {
       const after = this.#row(t, m.newTuple, null);
       for (const r of changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
@@ -367,6 +382,14 @@ export class ChangeStream {
     }
     for (const r of changeRecords(t, { op: 'u', before: old?.row ?? null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
     this.#metrics.changes.inc({ table, op: 'u' });
+  }
+
+  /** The `table` label of the change counter, made once per captured table (not per change). */
+  readonly #tableLabels = new WeakMap<CapturedTable, string>();
+  #tableLabel(t: CapturedTable): string {
+    let label = this.#tableLabels.get(t);
+    if (label === undefined) this.#tableLabels.set(t, (label = `${t.schema}.${t.table}`));
+    return label;
   }
 
   /** A logical message inside a published transaction: the incremental snapshots' watermarks. */
@@ -422,19 +445,18 @@ export class ChangeStream {
   }
 
   #source(t: CapturedTable, lsn: Lsn, tx: OpenTx): SourceBlock {
-    const commitMs = pgMicrosToUnixMs(tx.commitMicros);
     return {
       version: this.#options.version,
       connector: 'postgresql',
       name: this.#options.connectorName,
-      ts_ms: BigInt(Math.floor(commitMs)),
-      ts_us: BigInt(Math.floor(commitMs * 1000)),
+      ts_ms: tx.tsMs,
+      ts_us: tx.tsUs,
       snapshot: 'false',
       db: this.#options.database,
       sequence: JSON.stringify([this.#checkpoint.commitLsn.toString(), lsn.toString()]),
       schema: t.schema,
       table: t.table,
-      txId: BigInt(tx.xid),
+      txId: tx.txId,
       lsn,
       commit_lsn: tx.finalLsn,
       tx_seq: tx.seq,
