@@ -7,7 +7,7 @@
  * old generation to about four times what survived the last full collection. The source and
  * the sinks allocate fast and keep little (30–60 MB live after a full collection in the
  * benchmark), so they peaked at 350–500 MB RSS made mostly of garbage (docs/performance.md).
- * A 16 MB semi-space and a 1.5× growing factor bound the heap to its live data plus a margin,
+ * A 16 MB semi-space and a 2× growing factor bound the heap to its live data plus a margin,
  * with no hard limit: a larger live set (big rows, a large fetch) still gets the memory it
  * needs instead of a crash.
  *
@@ -18,7 +18,7 @@
  * nothing is added. `WALRELAY_NODE_FLAGS` replaces the defaults; set it empty to run with V8's
  * own settings.
  */
-export const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=50'] as const;
+export const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=100'] as const;
 
 const HEAP_FLAG = /(^|\s)--(max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size|heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size|max[-_]heap[-_]size)(=|\s|$)/;
 

@@ -6,6 +6,7 @@ import {
   bytesToBigInt,
   decodeAvro,
   encodeAvro,
+  encodeFramed,
   formatUnscaled,
   parseUnscaled,
   frame,
@@ -134,4 +135,52 @@ test('decimal bytes are minimal two-complement at every length (fast and bigint 
       assert.equal(bytesToBigInt(reference(v)), v, `value of ${v}`);
     }
   }
+});
+
+test('nullable unions write the same bytes as avsc, refuse what their branch cannot carry, and frame in one buffer', async () => {
+  const avsc = (await import('avsc')).default;
+  const schema = {
+    type: 'record',
+    name: 'U',
+    fields: [
+      { name: 's', type: ['null', 'string'] },
+      { name: 'r', type: ['string', 'null'] },
+      { name: 'i', type: ['null', 'int'] },
+      { name: 'd', type: ['null', 'double'] },
+      { name: 'b', type: ['null', 'bytes'] },
+      { name: 'a', type: ['null', { type: 'array', items: ['null', 'string'] }] },
+      { name: 'n', type: ['null', { type: 'record', name: 'N', fields: [{ name: 'x', type: ['null', 'boolean'] }] }] },
+      { name: 'n2', type: ['null', 'N'] },
+    ],
+  };
+  const ours = avroType(schema);
+  const plain = avsc.Type.forSchema(schema as never, { wrapUnions: false } as never);
+  const values = [
+    { s: null, r: null, i: null, d: null, b: null, a: null, n: null, n2: null },
+    { s: 'é', r: '', i: -5, d: 1.5, b: Buffer.from([1, 2]), a: ['x', null], n: { x: true }, n2: { x: null } },
+    { s: 'x'.repeat(200_000), r: 'y', i: 2 ** 31 - 1, d: -0, b: Buffer.alloc(0), a: [], n: { x: false }, n2: null },
+  ];
+  for (const v of values) {
+    assert.deepEqual(encodeAvro(ours, v), plain.toBuffer(v));
+    const framed = encodeFramed(ours, 42, v);
+    assert.deepEqual(framed, frame(42, plain.toBuffer(v)));
+    assert.deepEqual(unframe(framed).payload, plain.toBuffer(v));
+  }
+  // A value its branch cannot carry is still refused, naming the field.
+  assert.throws(() => encodeAvro(ours, { ...values[0], i: 'seven' }), (e: unknown) => e instanceof ValueError && /\bi\b/.test(e.message));
+  assert.throws(() => encodeFramed(ours, 1, { ...values[0], s: undefined }), ValueError);
+  // Unions of our long and decimal: exact round trip, and a bad decimal is a ValueError naming it.
+  const logical = avroType({
+    type: 'record',
+    name: 'L',
+    fields: [
+      { name: 'l', type: ['null', 'long'] },
+      { name: 'm', type: ['null', { type: 'bytes', logicalType: 'decimal', precision: 12, scale: 2 }] },
+    ],
+  });
+  for (const v of [{ l: null, m: null }, { l: -(2n ** 63n), m: '-9999999999.99' }, { l: 2n ** 62n, m: '0.01' }]) {
+    assert.deepEqual({ ...(decodeAvro(logical, encodeFramed(logical, 7, v).subarray(5)) as object) }, v);
+  }
+  assert.throws(() => encodeFramed(logical, 7, { l: null, m: '1.234' }), (e: unknown) => e instanceof ValueError && /\bm\b/.test(e.message));
+  assert.throws(() => encodeFramed(logical, 7, { l: 5, m: null }), (e: unknown) => e instanceof ValueError && /\bl\b/.test(e.message));
 });

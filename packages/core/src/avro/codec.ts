@@ -1,5 +1,6 @@
 import avro from 'avsc';
 import { DecodeError, ValueError } from '../errors.js';
+import { MAGIC_BYTE } from './wire-format.js';
 
 /**
  * Avro types for walrelay's records.
@@ -105,6 +106,39 @@ function bigIntLongType(): avro.Type {
   return Object.freeze(type) as unknown as avro.Type;
 }
 const BigIntLong = bigIntLongType();
+
+/** avsc's union of unwrapped values (its constructor and prototype; not in its TypeScript types). */
+const UnwrappedUnion = (avro.types as unknown as { UnwrappedUnionType: new (schema: unknown, opts: unknown) => avro.Type }).UnwrappedUnionType;
+
+/**
+ * A union of null and one other type (every optional column and most of the source block).
+ * avsc's own union picks the branch by testing the value against each branch, and for a
+ * branch of a custom or logical type (our long, decimal) by running that branch's full
+ * validation, which then runs again when the value is written (a decimal was parsed twice).
+ * Here the branch is known from `null` alone; the branch's own writer still refuses a value
+ * it cannot carry (so a bad value is an error exactly as before). Reading is avsc's.
+ */
+class NullableUnionType extends UnwrappedUnion {
+  _write(tap: Tap, value: unknown): void {
+    const types = (this as unknown as { types: { typeName: string; _write(tap: Tap, v: unknown): void }[] }).types;
+    const nullFirst = types[0]!.typeName === 'null';
+    if (value === null) {
+      tap.writeLong(nullFirst ? 0 : 1);
+      return;
+    }
+    if (value === undefined) throw new Error('invalid union value: undefined');
+    tap.writeLong(nullFirst ? 1 : 0);
+    types[nullFirst ? 1 : 0]!._write(tap, value);
+  }
+}
+
+/** `['null', X]` or `[X, 'null']` with X not itself null or a union. */
+function isNullableUnion(schema: unknown): boolean {
+  if (!Array.isArray(schema) || schema.length !== 2) return false;
+  const isNull = (s: unknown): boolean => s === 'null' || (typeof s === 'object' && s !== null && !Array.isArray(s) && (s as { type?: unknown }).type === 'null');
+  const [a, b] = schema as unknown[];
+  return (isNull(a) !== isNull(b)) && !Array.isArray(isNull(a) ? b : a);
+}
 
 /** Exact decimal: JS value is a plain decimal string such as `-12.340`. */
 export class DecimalType extends avro.types.LogicalType {
@@ -215,7 +249,11 @@ export function avroType(schema: string | object): avro.Type {
         // not implement (time-micros, timestamp-micros, local-timestamp-micros) and those with
         // attributes only (Debezium's `{"type": "long", "connect.name": "io.debezium.time.MicroTimestamp"}`,
         // whose ±infinity is int64 max/min).
-        typeHook: (s: unknown) => (typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'long' ? BigIntLong : undefined),
+        typeHook: (s: unknown, opts: unknown) => {
+          if (typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'long') return BigIntLong;
+          if (isNullableUnion(s)) return new NullableUnionType(s, opts);
+          return undefined;
+        },
       } as Partial<avro.ForSchemaOptions>);
     } catch (cause) {
       throw new DecodeError(`invalid Avro schema: ${(cause as Error).message}`, { cause });
@@ -231,12 +269,48 @@ export function encodeAvro(type: avro.Type, value: unknown): Buffer {
   try {
     return type.toBuffer(value);
   } catch (cause) {
-    const paths: string[] = [];
-    type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.')) });
-    throw new ValueError(
-      `value does not match Avro schema ${type.name ?? type.typeName}${paths.length ? ` at ${paths.join(', ')}` : ''}: ${(cause as Error).message}`,
-      { cause },
-    );
+    throw invalidValue(type, value, cause);
+  }
+}
+
+function invalidValue(type: avro.Type, value: unknown, cause: unknown): ValueError {
+  const paths: string[] = [];
+  type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.')) });
+  return new ValueError(
+    `value does not match Avro schema ${type.name ?? type.typeName}${paths.length ? ` at ${paths.join(', ')}` : ''}: ${(cause as Error).message}`,
+    { cause },
+  );
+}
+
+/** Where framed records are encoded before their exact-size copy (grows to the largest record seen). */
+const SCRATCH_INITIAL = 64 * 1024;
+const SCRATCH_KEEP = 1024 * 1024;
+let scratch = Buffer.allocUnsafe(SCRATCH_INITIAL);
+
+/**
+ * A value in the Confluent wire format (magic byte, schema id, Avro binary) in one buffer of
+ * exactly its size: encoded once into a reused scratch buffer, then copied (`encodeAvro` +
+ * `frame` allocate and copy twice). Same errors as encodeAvro.
+ */
+export function encodeFramed(type: avro.Type, schemaId: number, value: unknown): Buffer {
+  for (;;) {
+    scratch[0] = MAGIC_BYTE;
+    scratch.writeUInt32BE(schemaId, 1);
+    let end: number;
+    try {
+      end = type.encode(value, scratch, 5);
+    } catch (cause) {
+      throw invalidValue(type, value, cause);
+    }
+    if (end > 0) {
+      const out = Buffer.allocUnsafe(end);
+      scratch.copy(out, 0, 0, end);
+      // A very large record does not keep its scratch space for the process's life.
+      if (scratch.length > SCRATCH_KEEP) scratch = Buffer.allocUnsafe(SCRATCH_INITIAL);
+      return out;
+    }
+    // avsc returned how many bytes were missing (negative): grow and encode again.
+    scratch = Buffer.allocUnsafe(Math.max(2 * scratch.length, scratch.length - end + 5));
   }
 }
 

@@ -138,9 +138,18 @@ export class KafkaRecordSource implements RecordSource {
   }
 }
 
-function headerText(headers: IHeaders | undefined): Record<string, string> {
+/** Most records carry no header: they share one empty, frozen object. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+function headerText(headers: IHeaders | undefined): Readonly<Record<string, string>> {
+  let any = false;
+  for (const _ in headers) {
+    any = true;
+    break;
+  }
+  if (!any || !headers) return NO_HEADERS;
   const out: Record<string, string> = {};
-  for (const [name, v] of Object.entries(headers ?? {})) {
+  for (const [name, v] of Object.entries(headers)) {
     const first = Array.isArray(v) ? v[0] : v;
     if (first === undefined || first === null) continue;
     out[name] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);

@@ -11,7 +11,7 @@ import { TableRefusedError, type TargetTables } from './table-ddl.js';
 import { asTruncate, barrierPartitions, type TruncateBarrier } from './truncate-barrier.js';
 
 /** What the applier needs of the record decoder (the registry-backed one, or a test's). */
-export type RecordDecoding = Pick<RecordDecoder, 'decode' | 'latestShape'>;
+export type RecordDecoding = Pick<RecordDecoder, 'decode' | 'latestShape'> & Partial<Pick<RecordDecoder, 'decodeKnown'>>;
 
 interface Decoded {
   readonly message: SourceRecord;
@@ -151,7 +151,7 @@ export class PartitionApplier {
     const decoded: Decoded[] = [];
     for (const message of chunk) {
       try {
-        const record = await o.decoder.decode(message.key, message.value, message.headers, topic);
+        const record = o.decoder.decodeKnown?.(message.key, message.value, message.headers) ?? (await o.decoder.decode(message.key, message.value, message.headers, topic));
         if (record.kind === 'truncate' && record.origin === 'debezium') await this.#checkDebeziumTruncate(topic, record.shape);
         decoded.push({ message, record });
       } catch (e) {

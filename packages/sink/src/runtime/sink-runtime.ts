@@ -131,7 +131,16 @@ export class SinkRuntime {
     if (session.deadLetters) this.#closers.push(() => (session.deadLetters as DeadLetterWriter).close());
     const { source, decoder } = session;
     this.#closers.push(() => source.close());
-    const failed = new Promise<never>((_, reject) => (this.#crash = reject));
+    // Once the session ends (an error, a stop), no batch is applied any more: one in flight stops at
+    // its next chunk, a batch the source still delivers (kafkajs redelivers after a thrown batch)
+    // is left for the next session, which starts from the target's offsets.
+    let ended = false;
+    const failed = new Promise<never>((_, reject) => {
+      this.#crash = (e) => {
+        ended = true;
+        reject(e);
+      };
+    });
     failed.catch(() => undefined);
     if (this.#stopRequested) this.#crash?.(new StopSignal());
     const apply = (fn: () => Promise<void>, heartbeat?: () => Promise<void>): Promise<void> =>
@@ -168,7 +177,7 @@ export class SinkRuntime {
           // applied before the target's offsets are known.
           this.#offsets.assign(source, assignment, () => barrier.reset()).catch((e: unknown) => this.#crash?.(e as Error));
         },
-        batch: (batch, control) => applier.batch(batch, control),
+        batch: (batch, control) => (ended ? Promise.resolve() : applier.batch(batch, { active: () => !ended && control.active(), heartbeat: () => control.heartbeat(), resolve: (offset) => control.resolve(offset) })),
         failed: (e) => this.#crash?.(e),
       });
     } finally {

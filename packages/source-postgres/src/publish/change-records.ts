@@ -1,6 +1,5 @@
 import {
-  encodeAvro,
-  frame,
+  encodeFramed,
   partitionForKey,
   TRUNCATE_HEADER,
   TRUNCATE_ID_HEADER,
@@ -58,20 +57,17 @@ export interface ChangeInput {
 export function changeRecords(t: TableTopic, change: ChangeInput, tombstone: boolean): OutRecord[] {
   if (t.debezium) return debeziumChangeRecords(t, t.debezium, change, tombstone);
   const keyRow = keyImage(t, (change.op === 'd' ? change.before : change.after) as RowImage);
-  const keyPayload = encodeAvro(t.keyType, keyRow);
-  const key = frame(t.keySchemaId, keyPayload);
-  const partition = partitionForKey(keyPayload, t.partitions);
-  const value = frame(
-    t.valueSchemaId,
-    encodeAvro(t.valueType, {
-      before: change.before,
-      after: change.after,
-      source: change.source,
-      op: change.op,
-      ts_ms: BigInt(Date.now()),
-      unchanged_toast: change.unchanged,
-    }),
-  );
+  const key = encodeFramed(t.keyType, t.keySchemaId, keyRow);
+  // The partition hashes the key's Avro payload (after the 5-byte framing).
+  const partition = partitionForKey(key.subarray(5), t.partitions);
+  const value = encodeFramed(t.valueType, t.valueSchemaId, {
+    before: change.before,
+    after: change.after,
+    source: change.source,
+    op: change.op,
+    ts_ms: BigInt(Date.now()),
+    unchanged_toast: change.unchanged,
+  });
   const out: OutRecord[] = [{ topic: t.topic, partition, key, value }];
   if (change.op === 'd' && tombstone) out.push({ topic: t.topic, partition, key, value: null });
   return out;
@@ -84,17 +80,14 @@ export function changeRecords(t: TableTopic, change: ChangeInput, tombstone: boo
  */
 export function truncateRecords(t: TableTopic, source: SourceBlock): OutRecord[] {
   if (t.debezium) return debeziumTruncateRecords(t, source);
-  const value = frame(
-    t.valueSchemaId,
-    encodeAvro(t.valueType, {
-      before: null,
-      after: null,
-      source,
-      op: 't',
-      ts_ms: BigInt(Date.now()),
-      unchanged_toast: [],
-    }),
-  );
+  const value = encodeFramed(t.valueType, t.valueSchemaId, {
+    before: null,
+    after: null,
+    source,
+    op: 't',
+    ts_ms: BigInt(Date.now()),
+    unchanged_toast: [],
+  });
   const out: OutRecord[] = [];
   for (let p = 0; p < t.partitions; p++) {
     out.push({
