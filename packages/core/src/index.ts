@@ -15,3 +15,4 @@ export * from './partitioner.js';
 export * from './service.js';
 export * from './startup-checks.js';
 export { kafkaGroupingPatched, groupMessagesPerPartition } from './kafkajs-partition-grouping.js';
+export { kafkaProduceEncoderPatched, encodeProduceBody, crc32c } from './kafkajs-produce-request.js';

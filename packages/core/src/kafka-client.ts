@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
-// Before kafkajs: puts a linear per-partition grouping in place of kafkajs' quadratic one.
+// Before kafkajs: a linear per-partition grouping in place of kafkajs' quadratic one, and a
+// produce request encoder that writes one buffer (kafkajs-partition-grouping.ts, kafkajs-produce-request.ts).
 import './kafkajs-partition-grouping.js';
+import './kafkajs-produce-request.js';
 import kafkajs, { type KafkaConfig, type LogEntry, type ProducerConfig, type Producer, type SASLOptions } from 'kafkajs';
 import type { z } from 'zod';
 import type { Logger } from 'pino';

@@ -1,0 +1,283 @@
+import { createRequire } from 'node:module';
+
+/**
+ * kafkajs 2.2.4 encodes a produce request through a chain of growing encoders: every record
+ * gets its own zero-filled 512-byte buffer, every varint a `Buffer.from([...])`, every varlong
+ * a few 64-bit `Long` objects, and the request is copied from encoder to encoder five times;
+ * its CRC32C reads one byte at a time. In the source's profile that was ≈17% of the CPU and a
+ * large part of its garbage (docs/performance.md).
+ *
+ * This module replaces kafkajs' produce request v3 (which v4–v7 reuse) with one that writes
+ * the same bytes into one buffer sized beforehand, with a slicing-by-8 CRC32C. It takes only
+ * the requests walrelay sends (no compression, no per-message timestamps, keys, values and
+ * headers of Buffers or strings); any other goes to kafkajs' own encoder. A unit test compares
+ * the two byte for byte. Like the grouping fix, it must be installed before kafkajs loads
+ * (kafka-client.ts imports it first) and only over the known kafkajs version.
+ */
+
+/** CRC32C (Castagnoli), reflected, slicing-by-8 tables. */
+const CRC_TABLES: Int32Array[] = (() => {
+  const tables = Array.from({ length: 8 }, () => new Int32Array(256));
+  const t0 = tables[0]!;
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    t0[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t0[n]!;
+    for (let k = 1; k < 8; k++) {
+      c = t0[c & 0xff]! ^ (c >>> 8);
+      tables[k]![n] = c;
+    }
+  }
+  return tables;
+})();
+
+export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  let crc = -1;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const a = crc ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+    crc =
+      t7[a & 0xff]! ^
+      t6[(a >>> 8) & 0xff]! ^
+      t5[(a >>> 16) & 0xff]! ^
+      t4[a >>> 24]! ^
+      t3[buf[i + 4]!]! ^
+      t2[buf[i + 5]!]! ^
+      t1[buf[i + 6]!]! ^
+      t0[buf[i + 7]!]!;
+  }
+  for (; i < end; i++) crc = t0[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+type Bytes = Buffer | string | null | undefined;
+interface ProduceMessage {
+  key?: Bytes;
+  value?: Bytes;
+  headers?: Record<string, Bytes | Bytes[]>;
+  timestamp?: unknown;
+}
+interface ProducePartition {
+  partition: number;
+  firstSequence?: number;
+  messages: ProduceMessage[];
+}
+interface ProduceArgs {
+  acks: number;
+  timeout: number;
+  transactionalId?: string | null;
+  producerId?: unknown;
+  producerEpoch?: number;
+  compression?: number;
+  topicData: { topic: string; partitions: ProducePartition[] }[];
+}
+interface KafkaLong {
+  getHighBits(): number;
+  getLowBits(): number;
+}
+interface EncoderLike {
+  buf: Buffer;
+  offset: number;
+}
+
+/** Zigzag varint size of a 32-bit value (kafkajs' writeVarInt). */
+function varIntSize(value: number): number {
+  let v = ((value << 1) ^ (value >> 31)) >>> 0;
+  let n = 1;
+  while (v >= 0x80) {
+    v >>>= 7;
+    n++;
+  }
+  return n;
+}
+
+function writeVarInt(buf: Buffer, pos: number, value: number): number {
+  let v = ((value << 1) ^ (value >> 31)) >>> 0;
+  while (v >= 0x80) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+function byteSize(v: Bytes): number {
+  return v === null || v === undefined ? -1 : Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v), 'utf8');
+}
+
+function writeBytes(buf: Buffer, pos: number, v: Bytes, size: number): number {
+  pos = writeVarInt(buf, pos, size);
+  if (size < 0) return pos;
+  if (Buffer.isBuffer(v)) {
+    v.copy(buf, pos);
+    return pos + size;
+  }
+  return pos + buf.write(String(v), pos, size, 'utf8');
+}
+
+/** The header pairs in kafkajs' order (an array value is one header per element). */
+function headerPairs(headers: ProduceMessage['headers']): [string, Bytes][] {
+  const out: [string, Bytes][] = [];
+  if (!headers) return out;
+  for (const key of Object.keys(headers)) {
+    const v = headers[key];
+    if (Array.isArray(v)) for (const x of v) out.push([key, x]);
+    else out.push([key, v]);
+  }
+  return out;
+}
+
+/** Whether this request is one the fast encoder writes exactly as kafkajs would. */
+function supported(args: ProduceArgs): boolean {
+  if (args.compression !== undefined && args.compression !== 0) return false;
+  for (const t of args.topicData) {
+    for (const p of t.partitions) {
+      for (const m of p.messages) {
+        if (m.timestamp !== undefined && m.timestamp !== null) return false;
+        if (m.headers !== undefined && (typeof m.headers !== 'object' || m.headers === null)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** The request body (after kafkajs' request header), byte for byte as kafkajs' v3 encoder writes it. */
+export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: unknown) => KafkaLong): Buffer {
+  const transactional = args.transactionalId !== null && args.transactionalId !== undefined && args.transactionalId !== '';
+  const producerId = longOf(args.producerId ?? -1);
+  const producerEpoch = args.producerEpoch ?? 0;
+  // First pass: every record's body size, and the whole request's size.
+  const recordSizes: number[] = [];
+  let total = 2 + (args.transactionalId === null || args.transactionalId === undefined ? 0 : Buffer.byteLength(args.transactionalId, 'utf8')) + 2 + 4 + 4;
+  for (const t of args.topicData) {
+    total += 2 + Buffer.byteLength(t.topic, 'utf8') + 4;
+    for (const p of t.partitions) {
+      // partition, record set size, firstOffset, batch length, epoch, magic, crc, batch header (36), record count
+      total += 4 + 4 + 8 + 4 + 4 + 1 + 4 + 36 + 4;
+      p.messages.forEach((m, i) => {
+        let body = 1 + 1 + varIntSize(i); // attributes, timestampDelta 0 (1 byte), offsetDelta
+        const k = byteSize(m.key);
+        const v = byteSize(m.value);
+        body += varIntSize(k) + Math.max(0, k) + varIntSize(v) + Math.max(0, v);
+        const hs = headerPairs(m.headers);
+        body += varIntSize(hs.length);
+        for (const [hk, hv] of hs) {
+          const ks = Buffer.byteLength(hk, 'utf8');
+          const vs = byteSize(hv);
+          body += varIntSize(ks) + ks + varIntSize(vs) + Math.max(0, vs);
+        }
+        recordSizes.push(body);
+        total += varIntSize(body) + body;
+      });
+    }
+  }
+  const buf = Buffer.allocUnsafe(total);
+  let pos = 0;
+  if (args.transactionalId === null || args.transactionalId === undefined) pos = buf.writeInt16BE(-1, pos);
+  else {
+    const len = Buffer.byteLength(args.transactionalId, 'utf8');
+    pos = buf.writeInt16BE(len, pos);
+    pos += buf.write(args.transactionalId, pos, len, 'utf8');
+  }
+  pos = buf.writeInt16BE(args.acks, pos);
+  pos = buf.writeInt32BE(args.timeout, pos);
+  pos = buf.writeInt32BE(args.topicData.length, pos);
+  let r = 0;
+  for (const t of args.topicData) {
+    const tl = Buffer.byteLength(t.topic, 'utf8');
+    pos = buf.writeInt16BE(tl, pos);
+    pos += buf.write(t.topic, pos, tl, 'utf8');
+    pos = buf.writeInt32BE(t.partitions.length, pos);
+    for (const p of t.partitions) {
+      pos = buf.writeInt32BE(p.partition, pos);
+      const recordSetSizeAt = pos;
+      pos += 4;
+      const batchStart = pos;
+      pos = buf.writeInt32BE(0, pos); // firstOffset (int64 0)
+      pos = buf.writeInt32BE(0, pos);
+      const lengthAt = pos;
+      pos += 4;
+      pos = buf.writeInt32BE(0, pos); // partitionLeaderEpoch
+      pos = buf.writeInt8(2, pos); // magic
+      const crcAt = pos;
+      pos += 4;
+      const bodyStart = pos;
+      pos = buf.writeInt16BE(transactional ? 16 : 0, pos); // attributes
+      pos = buf.writeInt32BE(p.messages.length - 1, pos); // lastOffsetDelta
+      const ts = longOf(now);
+      pos = buf.writeInt32BE(ts.getHighBits(), pos); // firstTimestamp
+      pos = buf.writeInt32BE(ts.getLowBits(), pos);
+      pos = buf.writeInt32BE(ts.getHighBits(), pos); // maxTimestamp
+      pos = buf.writeInt32BE(ts.getLowBits(), pos);
+      pos = buf.writeInt32BE(producerId.getHighBits(), pos);
+      pos = buf.writeInt32BE(producerId.getLowBits(), pos);
+      pos = buf.writeInt16BE(producerEpoch, pos);
+      pos = buf.writeInt32BE(p.firstSequence ?? 0, pos);
+      pos = buf.writeInt32BE(p.messages.length, pos);
+      for (let i = 0; i < p.messages.length; i++) {
+        const m = p.messages[i]!;
+        pos = writeVarInt(buf, pos, recordSizes[r++]!);
+        buf[pos++] = 0; // attributes
+        buf[pos++] = 0; // timestampDelta: every record is stamped `now`
+        pos = writeVarInt(buf, pos, i);
+        pos = writeBytes(buf, pos, m.key, byteSize(m.key));
+        pos = writeBytes(buf, pos, m.value, byteSize(m.value));
+        const hs = headerPairs(m.headers);
+        pos = writeVarInt(buf, pos, hs.length);
+        for (const [hk, hv] of hs) {
+          pos = writeBytes(buf, pos, hk, Buffer.byteLength(hk, 'utf8'));
+          pos = writeBytes(buf, pos, hv, byteSize(hv));
+        }
+      }
+      buf.writeUInt32BE(crc32c(buf, bodyStart, pos), crcAt);
+      buf.writeInt32BE(pos - lengthAt - 4, lengthAt);
+      buf.writeInt32BE(pos - batchStart, recordSetSizeAt);
+    }
+  }
+  if (pos !== total) throw new Error(`produce request encoder: wrote ${pos} bytes, sized ${total}`);
+  return buf;
+}
+
+type RequestFactory = (args: ProduceArgs) => { encode: () => Promise<EncoderLike> } & Record<string, unknown>;
+
+const KNOWN_VERSION = '2.2.4';
+
+function install(): boolean {
+  const require = createRequire(import.meta.url);
+  let file: string;
+  try {
+    file = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
+    if ((require('kafkajs/package.json') as { version?: string }).version !== KNOWN_VERSION) return false;
+  } catch {
+    return false;
+  }
+  if (require.cache[file]) return (require.cache[file]!.exports as { walrelay?: boolean }).walrelay === true;
+  // kafkajs' own encoder (loaded now, before kafkajs uses it) serves every request the fast one does not take.
+  const original = require(file) as RequestFactory;
+  const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => EncoderLike;
+  const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): KafkaLong };
+  const longOf = (v: unknown): KafkaLong => Long.fromValue(v);
+  const fast: RequestFactory & { walrelay?: boolean } = (args) => {
+    const request = original(args);
+    if (!supported(args)) return request;
+    return {
+      ...request,
+      encode: async () => {
+        const encoder = new Encoder(1);
+        encoder.buf = encodeProduceBody(args, Date.now(), longOf);
+        encoder.offset = encoder.buf.length;
+        return encoder;
+      },
+    };
+  };
+  fast.walrelay = true;
+  require.cache[file]!.exports = fast;
+  return true;
+}
+
+/** Whether kafkajs' produce requests are encoded by the function above (false: kafkajs was loaded first, or another version). */
+export const kafkaProduceEncoderPatched = install();
