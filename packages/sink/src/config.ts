@@ -62,7 +62,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
           /** Partitions applied concurrently by one process. */
           partitionsConcurrently: z.number().int().min(1).max(64).default(4),
           /** Bytes fetched per partition in one fetch request (kafkajs buffers up to this per assigned partition). */
-          fetchBytesPerPartition: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+          fetchBytesPerPartition: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(1024 * 1024),
         })
         .strict()
         .prefault({}),

