@@ -120,9 +120,11 @@ function writeBytes(buf: Buffer, pos: number, v: Bytes, size: number): number {
 }
 
 /** The header pairs in kafkajs' order (an array value is one header per element). */
-function headerPairs(headers: ProduceMessage['headers']): [string, Bytes][] {
+const NO_HEADERS: readonly [string, Bytes][] = [];
+
+function headerPairs(headers: ProduceMessage['headers']): readonly [string, Bytes][] {
+  if (!headers) return NO_HEADERS;
   const out: [string, Bytes][] = [];
-  if (!headers) return out;
   for (const key of Object.keys(headers)) {
     const v = headers[key];
     if (Array.isArray(v)) for (const x of v) out.push([key, x]);
