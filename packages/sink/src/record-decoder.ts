@@ -79,17 +79,15 @@ export class RecordDecoder {
     const v = unframe(value);
     const valueEntry = this.#resolved.get(v.schemaId);
     if (!valueEntry || valueEntry.format !== 'walrelay') return undefined;
-    let keyEntry: SchemaEntry | undefined;
-    if (key) {
-      keyEntry = this.#resolved.get(unframe(key).schemaId);
-      if (!keyEntry) return undefined;
-    }
-    const envelope = decodeAvro(valueEntry.type, v.payload) as ChangeEnvelope;
-    if (typeof envelope?.op !== 'string') throw new DecodeError(`record with schema id ${v.schemaId} is not a change envelope`);
-    const shape = valueEntry.shape as TableShape;
-    if (envelope.op === 't' || (headers && headers[TRUNCATE_HEADER] !== undefined)) return { kind: 'truncate', schemaId: v.schemaId, shape, envelope };
-    if (!key || !keyEntry) throw new DecodeError(`change record without a key (op ${envelope.op})`);
-    return { kind: 'change', schemaId: v.schemaId, shape, key: keyValueOf(keyEntry, unframe(key)).value, envelope };
+    const envelope = envelopeOf(v.schemaId, valueEntry, v.payload) as unknown as ChangeEnvelope;
+    // A truncate marker's key is not Avro: it is never decoded.
+    const truncate = walrelayTruncate(v.schemaId, valueEntry, envelope, headers);
+    if (truncate) return truncate;
+    if (!key) throw new DecodeError(`change record without a key (op ${envelope.op})`);
+    const k = unframe(key);
+    const keyEntry = this.#resolved.get(k.schemaId);
+    if (!keyEntry) return undefined;
+    return { kind: 'change', schemaId: v.schemaId, shape: valueEntry.shape as TableShape, key: keyValueOf(keyEntry, k).value, envelope };
   }
 
   /** `topic` is needed only for a Debezium truncate (no key) of a table not seen before. */
@@ -97,16 +95,13 @@ export class RecordDecoder {
     if (value === null || value.length === 0) return { kind: 'tombstone', key: key && key.length > 0 ? (await this.#key(key)).value : null };
     const v = unframe(value);
     const valueEntry = await this.#schema(v.schemaId, true);
-    const raw = decodeAvro(valueEntry.type, v.payload) as Record<string, unknown>;
-    if (typeof raw?.op !== 'string') throw new DecodeError(`record with schema id ${v.schemaId} is not a change envelope`);
+    const raw = envelopeOf(v.schemaId, valueEntry, v.payload);
     if (valueEntry.format === 'debezium') return this.#decodeDebezium(v.schemaId, valueEntry, raw, key, topic);
     const envelope = raw as unknown as ChangeEnvelope;
-    const shape = valueEntry.shape as TableShape;
-    if (envelope.op === 't' || (headers && headers[TRUNCATE_HEADER] !== undefined)) {
-      return { kind: 'truncate', schemaId: v.schemaId, shape, envelope };
-    }
+    const truncate = walrelayTruncate(v.schemaId, valueEntry, envelope, headers);
+    if (truncate) return truncate;
     if (!key) throw new DecodeError(`change record without a key (op ${envelope.op})`);
-    return { kind: 'change', schemaId: v.schemaId, shape, key: (await this.#key(key)).value, envelope };
+    return { kind: 'change', schemaId: v.schemaId, shape: valueEntry.shape as TableShape, key: (await this.#key(key)).value, envelope };
   }
 
   /**
@@ -194,6 +189,19 @@ export class RecordDecoder {
     }
     return entry;
   }
+}
+
+/** A value decoded with its schema: it must be a change envelope. */
+function envelopeOf(schemaId: number, entry: SchemaEntry, payload: Buffer): Record<string, unknown> {
+  const raw = decodeAvro(entry.type, payload) as Record<string, unknown>;
+  if (typeof raw?.op !== 'string') throw new DecodeError(`record with schema id ${schemaId} is not a change envelope`);
+  return raw;
+}
+
+/** A walrelay truncate (op `t`, or a marker's header), else undefined. */
+function walrelayTruncate(schemaId: number, entry: SchemaEntry, envelope: ChangeEnvelope, headers: Record<string, unknown> | undefined): DecodedRecord | undefined {
+  if (envelope.op !== 't' && (!headers || headers[TRUNCATE_HEADER] === undefined)) return undefined;
+  return { kind: 'truncate', schemaId, shape: entry.shape as TableShape, envelope };
 }
 
 function keyValueOf(entry: SchemaEntry, k: { schemaId: number; payload: Buffer }): { value: Record<string, unknown>; fields: string[] } {

@@ -161,3 +161,20 @@ test('a retriable error that outlasts every in-place attempt goes back to the so
   sink.runtime.stop();
   await sink.running;
 });
+
+test('a truncate marker on a one-partition topic is applied after changes whose schemas are known (its key is not Avro)', async () => {
+  const { target, items, log, group, schemas, events } = setup();
+  for (let i = 1; i <= 3; i++) log.append(items.topic, 0, items.change('c', { id: BigInt(i), v: 'x' }));
+  log.append(items.topic, 0, items.marker(1));
+  log.append(items.topic, 0, items.change('c', { id: 9n, v: 'after' }));
+  const sink = startSink({ driver: target, group, schemas });
+  await until('running', () => sink.runtime.state === 'running');
+  await group.rebalance();
+  await sink.source.drain();
+  assert.deepEqual(target.rows('items').map((r) => [r['id'], r['v']]), [[9n, 'after']]);
+  assert.equal(target.offset('g', items.topic, 0), 5n);
+  assert.equal(sink.deadLetters.records.length, 0, 'nothing dead-lettered');
+  assert.ok(events.matching('kafka').length > 0);
+  sink.runtime.stop();
+  await sink.running;
+});
