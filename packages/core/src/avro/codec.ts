@@ -43,14 +43,17 @@ function writeBigLong(tap: Tap, n: bigint): void {
 }
 
 /**
- * Reads an Avro zigzag varint as an exact bigint. Up to 7 bytes (49 bits) are summed in a
- * double (exact); a longer varint is read again with bigint arithmetic. On a truncated buffer
- * the missing bytes read as 0 and the position passes the end, which avsc's caller reports.
+ * Reads an Avro zigzag varint as an exact bigint. The first 7 bytes (49 bits) are summed in a
+ * double (exact); up to 3 more bytes carry bits 49–69. A zigzag value below 2^53 (every LSN,
+ * xid and microsecond timestamp: `ts_us` and `timestamptz` columns take 8 bytes) is decoded in
+ * the double and converted once; a larger one is assembled from two 32-bit halves (two bigint
+ * conversions instead of a bigint operation per byte). Bits past the 64th are dropped, as in a
+ * 64-bit reader. On a truncated buffer the missing bytes read as 0 and the position passes the
+ * end, which avsc's caller reports.
  */
 function readBigLong(tap: Tap): bigint {
   const buf = tap.buf;
-  const start = tap.pos;
-  let pos = start;
+  let pos = tap.pos;
   let z = 0;
   let scale = 1;
   for (let i = 0; i < 7; i++) {
@@ -62,17 +65,30 @@ function readBigLong(tap: Tap): bigint {
     }
     scale *= 128;
   }
-  let zb = 0n;
-  let shift = 0n;
-  pos = start;
-  for (;;) {
+  // Bits 49 and up: at most 3 more bytes (a 64-bit varint has 10).
+  let high = 0;
+  let highScale = 1;
+  for (let i = 0; i < 3; i++) {
     const b = buf[pos++] ?? 0;
-    zb |= BigInt(b & 0x7f) << shift;
-    shift += 7n;
-    if ((b & 0x80) === 0 || shift > 70n) break;
+    high += (b & 0x7f) * highScale;
+    if ((b & 0x80) === 0) break;
+    highScale *= 128;
   }
   tap.pos = pos;
-  return (zb >> 1n) ^ -(zb & 1n);
+  if (high < 16) {
+    const u = z + high * 2 ** 49; // < 2^53: exact
+    return BigInt(u % 2 === 0 ? u / 2 : -(u + 1) / 2);
+  }
+  // u = high·2^49 + z, as 32-bit halves (mod 2^64), then zigzag-decoded on the halves.
+  const lo = z % 2 ** 32;
+  const hi = (Math.floor(z / 2 ** 32) + (high % 2 ** 15) * 2 ** 17) % 2 ** 32;
+  let rlo = (lo >>> 1) | ((hi & 1) << 31);
+  let rhi = hi >>> 1;
+  if (lo % 2 === 1) {
+    rlo = ~rlo;
+    rhi = ~rhi;
+  }
+  return (BigInt(rhi | 0) << 32n) + BigInt(rlo >>> 0);
 }
 
 const longMethods = {
