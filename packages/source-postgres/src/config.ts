@@ -63,7 +63,7 @@ export const sourceConfigSchema = z
         /** …or this many bytes… */
         maxBytes: z.number().int().min(1024).default(32 * 1024 * 1024),
         /** …or when a committed PostgreSQL transaction has waited this long. */
-        maxDelayMs: z.number().int().min(0).default(100),
+        maxDelayMs: z.number().int().min(0).default(25),
         /** Records sent into the open transaction in one produce request. */
         sendEveryRecords: z.number().int().min(1).default(5_000),
         timeoutMs: z.number().int().min(1000).default(60_000),

@@ -88,6 +88,7 @@ export class ChangeStream {
   #confirmed: Lsn;
   #statusTimer: NodeJS.Timeout | undefined;
   #tickTimer: NodeJS.Timeout | undefined;
+  #deadline: NodeJS.Timeout | undefined;
   #lastProgress = Date.now();
   readonly #incremental: IncrementalSnapshots | undefined;
   /** Relation oid of the signal table and its column names (tuple order), once its Relation message came. */
@@ -155,6 +156,8 @@ export class ChangeStream {
     } finally {
       clearInterval(this.#statusTimer);
       clearInterval(this.#tickTimer);
+      clearTimeout(this.#deadline);
+      this.#deadline = undefined;
     }
   }
 
@@ -178,6 +181,19 @@ export class ChangeStream {
       return;
     }
     this.#push({ kind: 'message', lsn: frame.walStart, message });
+  }
+
+  /**
+   * A tick when the oldest PostgreSQL commit waiting in the open Kafka transaction is due
+   * (`transactions.maxDelayMs` after it): the commit does not wait for the next periodic tick,
+   * so a change becomes visible within maxDelayMs plus the commit itself.
+   */
+  #armDeadline(ms: number): void {
+    if (this.#deadline !== undefined || this.#options.maxDelayMs === 0) return;
+    this.#deadline = setTimeout(() => {
+      this.#deadline = undefined;
+      this.#push({ kind: 'tick' });
+    }, ms);
   }
 
   #push(item: Item): void {
@@ -222,7 +238,11 @@ export class ChangeStream {
           if (this.#confirmed > this.#statusFlushed) this.#sendStatus(false);
           break;
         case 'tick':
-          if (this.#pendingCommits > 0 && Date.now() - this.#pendingSince >= this.#options.maxDelayMs) await this.#commitKafka();
+          if (this.#pendingCommits > 0) {
+            const wait = this.#pendingSince + this.#options.maxDelayMs - Date.now();
+            if (wait <= 0) await this.#commitKafka();
+            else this.#armDeadline(wait);
+          }
           this.#metrics.lagBytes.set(Number(this.#serverEnd > this.#confirmed ? this.#serverEnd - this.#confirmed : 0n));
           break;
         case 'end':
@@ -276,7 +296,10 @@ export class ChangeStream {
         };
         this.#lastCommitMicros = m.commitTimeMicros;
         this.#metrics.transactions.inc();
-        if (this.#pendingCommits === 0) this.#pendingSince = Date.now();
+        if (this.#pendingCommits === 0) {
+          this.#pendingSince = Date.now();
+          this.#armDeadline(this.#options.maxDelayMs);
+        }
         this.#pendingCommits++;
         const stateChanged = this.#incremental?.takeDirty() === true;
         if (stateChanged || this.#publisher.inTransaction >= this.#options.maxChanges || this.#pendingBytes >= this.#options.maxBytes || this.#options.maxDelayMs === 0) {
