@@ -178,3 +178,37 @@ test('a truncate marker on a one-partition topic is applied after changes whose 
   sink.runtime.stop();
   await sink.running;
 });
+
+test('the Kafka offset commit is not waited for: a slow coordinator holds no chunk back, the newest position wins, and a stop sends it before leaving', { timeout: 20_000 }, async () => {
+  const { target, items, log, group, schemas, events } = setup();
+  for (let i = 1; i <= 12; i++) log.append(items.topic, 0, items.change('c', { id: BigInt(i), v: 'x' }));
+  const sink = startSink({ driver: target, group, schemas, config: testConfig({ batch: { maxRecords: 4 } }) });
+  // The coordinator answers nothing until released.
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const commit = sink.source.commit.bind(sink.source);
+  const sent: string[] = [];
+  sink.source.commit = async (topic, partition, nextOffset, metadata) => {
+    sent.push(`${partition}@${nextOffset}`);
+    await gate;
+    await commit(topic, partition, nextOffset, metadata);
+  };
+  await until('running', () => sink.runtime.state === 'running');
+  await group.rebalance();
+  await sink.source.drain();
+  // Every chunk reached the target although the first Kafka commit is still unanswered.
+  assert.equal(target.offset('g', items.topic, 0), 12n);
+  assert.equal(target.commits, 3);
+  assert.deepEqual(sent, ['0@4'], 'one commit in flight; the later positions wait, coalesced');
+  assert.equal(group.committed.get(`${items.topic}/0`), undefined);
+  sink.runtime.stop();
+  // The stop waits for the queued commits: the run has not ended while the coordinator is silent.
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(sink.outcome(), undefined, 'the stop waits for the unanswered Kafka commit');
+  release();
+  await sink.running;
+  assert.deepEqual(sent, ['0@4', '0@12'], 'the newest position replaced 0@8 in the queue');
+  assert.equal(group.committed.get(`${items.topic}/0`)?.offset, 12n, 'the group ends at the target position');
+  const kafka = events.events.filter((e) => e.startsWith('kafka'));
+  assert.deepEqual(kafka, [`kafka ${items.topic}/0@4`, `kafka ${items.topic}/0@12`], 'commits in order');
+});

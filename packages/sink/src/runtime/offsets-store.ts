@@ -23,6 +23,10 @@ export class OffsetsStore {
   readonly #applied = new Map<string, bigint>();
   /** Settles when the offsets of the current assignment are loaded. */
   #loaded: Promise<void> = Promise.resolve();
+  /** Kafka offset commits not sent yet, one per partition (the newest position). */
+  readonly #queued = new Map<string, { source: RecordSource; topic: string; partition: number; next: bigint; metadata: string }>();
+  /** The loop sending #queued, while there is any (never rejects). */
+  #committing: Promise<void> | undefined;
 
   constructor(driver: TargetDriver, groupId: string, log: Logger) {
     this.#driver = driver;
@@ -92,11 +96,35 @@ export class OffsetsStore {
     source.seek(topic, partition, stored.nextOffset);
   }
 
-  /** The target has committed up to `next`: commit the Kafka offset too, with the LSN alongside. */
-  async committed(source: RecordSource, topic: string, partition: number, next: bigint, lsn: bigint | null): Promise<void> {
+  /**
+   * The target has committed up to `next`: commit the Kafka offset too, with the LSN alongside.
+   * The Kafka commit is not waited for (the next batch does not pay the coordinator's round
+   * trip). One commit is in flight at a time; a partition's newer position replaces one still
+   * queued, so the queue holds at most one commit per partition and a partition's group offset
+   * never moves backwards. `flushCommits` waits for the queue to empty (a clean stop).
+   */
+  committed(source: RecordSource, topic: string, partition: number, next: bigint, lsn: bigint | null): void {
     this.advance(topic, partition, next);
-    await source
-      .commit(topic, partition, next, JSON.stringify({ lsn: lsn?.toString() ?? null }))
-      .catch((e: unknown) => this.#log.warn({ err: errorMessage(e) }, 'Kafka offset commit failed (the target holds the authoritative position)'));
+    this.#queued.set(partitionKey(topic, partition), { source, topic, partition, next, metadata: JSON.stringify({ lsn: lsn?.toString() ?? null }) });
+    this.#committing ??= this.#commitQueued();
+  }
+
+  async #commitQueued(): Promise<void> {
+    try {
+      for (let entry = this.#queued.entries().next(); !entry.done; entry = this.#queued.entries().next()) {
+        const [key, c] = entry.value;
+        this.#queued.delete(key);
+        await c.source
+          .commit(c.topic, c.partition, c.next, c.metadata)
+          .catch((e: unknown) => this.#log.warn({ err: errorMessage(e) }, 'Kafka offset commit failed (the target holds the authoritative position)'));
+      }
+    } finally {
+      this.#committing = undefined;
+    }
+  }
+
+  /** Settles when every Kafka offset commit handed to `committed` so far has been answered. */
+  async flushCommits(): Promise<void> {
+    while (this.#committing) await this.#committing;
   }
 }

@@ -189,7 +189,7 @@ export class PartitionApplier {
     o.metrics.applyLatency.observe((performance.now() - started) / 1000);
     o.metrics.batchSize.observe(chunk.length);
     // The target is committed: commit the Kafka offset too (lag tools), with the LSN alongside.
-    await o.offsets.committed(o.source, topic, partition, nextOffset, lastLsn(decoded));
+    o.offsets.committed(o.source, topic, partition, nextOffset, lastLsn(decoded));
     const now = Date.now();
     for (const d of decoded) {
       if (d.record.kind === 'tombstone') continue;

@@ -191,6 +191,8 @@ export class SinkRuntime {
     } catch (e) {
       if (e instanceof StopSignal || e instanceof TopicsChanged) {
         await source.stop();
+        // The batch in hand is finished: its Kafka offset commits go out before the group is left.
+        await this.#offsets.flushCommits();
         if (e instanceof TopicsChanged) throw e;
         return;
       }
