@@ -78,7 +78,7 @@ describe('a sink behind the log cleaner (compacted topics, SQLite)', () => {
     }, 400);
 
     // Wait for the cleaner: no delete record of keep left (only tombstones), and partition 0
-    // of trunc down to its last marker while the other partitions still hold all three.
+    // of trunc down to its last marker while the other partitions still hold older ones.
     let state = '';
     await waitFor(
       'compaction of the delete records and of the older truncate markers in trunc partition 0',
@@ -89,7 +89,10 @@ describe('a sink behind the log cleaner (compacted topics, SQLite)', () => {
         const markers = (await readTopic(truncTopic)).filter((r) => r.headers['walrelay.truncate'] !== undefined);
         const perPartition = [0, 1, 2].map((q) => markers.filter((r) => r.partition === q).length);
         state = `keep: ${deletes} delete records, ${tombstones} tombstones; trunc markers per partition: ${perPartition.join('/')}`;
-        return deletes === 0 && tombstones === 51 && perPartition[0] === 1 && perPartition[1] === 3 && perPartition[2] === 3;
+        // Partitions 1 and 2 keep at least one older marker: how many depends on whether a segment
+        // rolled there while the truncates were published (segment.ms 1 s); either way they stop
+        // at an older truncate than partition 0.
+        return deletes === 0 && tombstones === 51 && perPartition[0] === 1 && perPartition[1]! >= 2 && perPartition[2]! >= 2;
       },
       { timeoutMs: 240_000, intervalMs: 2_000, describe: () => state },
     );

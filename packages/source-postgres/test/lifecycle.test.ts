@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ConfigError } from '@walrelay/core';
 import { alterSlotFailoverCommand, checkpointFollowsSlot, createSlotCommand, failoverProblems, slotLostError } from '../src/slot-lifecycle.js';
 import { loadSourceConfig } from '../src/config.js';
-import { keyOf, reconcileChunk, type Chunk, type Window } from '../src/snapshot/incremental.js';
+import { keyOf, noteWindowChange, reconcileChunk, type Chunk, type Window } from '../src/snapshot/incremental.js';
 import { emptyCheckpoint } from '../src/publish/checkpoint.js';
 import type { CapturedTable } from '../src/tables.js';
 
@@ -78,14 +78,44 @@ function chunk(rows: (string | null)[][], xip: number[] = []): Chunk {
 }
 
 test('a chunk drops the keys changed inside its window and keeps the rest in key order', () => {
-  const w: Window = { oid: 42, keys: new Set([keyOf(table, ['b', '2'])]), invalid: null, preLow: new Set([7]) };
+  const w: Window = { oid: 42, keys: new Set([keyOf(table, ['b', '2'])]), toastOnly: new Map(), invalid: null, preLow: new Set([7]) };
   const r = reconcileChunk(chunk([['a', '1', '10'], ['b', '2', '20'], ['c', '3', '30']], [8, 9]), w, table);
   assert.ok('rows' in r);
   assert.deepEqual(r.rows, [{ k: 'a', n: 1, v: 10 }, { k: 'c', n: 3, v: 30 }]);
+  assert.deepEqual(r.partial, []);
+});
+
+test('a key updated inside the window without its TOAST values keeps those columns from the chunk; a full image or a delete drops the row', () => {
+  const toasted = {
+    ...table,
+    columns: [...table.columns, { name: 'big', field: 'big', key: null }, { name: 'doc', field: 'doc', key: null }],
+    converters: [...table.converters, (s: string) => s, (s: string) => s],
+  } as unknown as CapturedTable;
+  const w: Window = { oid: 42, keys: new Set(), toastOnly: new Map(), invalid: null, preLow: new Set() };
+  const k = (a: string, n: string) => keyOf(toasted, [a, n]);
+  // a: one update without big and doc; b: two updates, the second wrote doc; c: an update without big, then a full image;
+  // d: a full image, then an update without big; e: updates that left nothing out in common.
+  noteWindowChange(w, k('a', '1'), ['big', 'doc']);
+  noteWindowChange(w, k('b', '2'), ['big', 'doc']);
+  noteWindowChange(w, k('b', '2'), ['big']);
+  noteWindowChange(w, k('c', '3'), ['big']);
+  noteWindowChange(w, k('c', '3'), []);
+  noteWindowChange(w, k('d', '4'), []);
+  noteWindowChange(w, k('d', '4'), ['big']);
+  noteWindowChange(w, k('e', '5'), ['big']);
+  noteWindowChange(w, k('e', '5'), ['doc']);
+  const c: Chunk = { ...chunk([]), table: toasted, rows: [['a', '1', '10', 'A', 'DA'], ['b', '2', '20', 'B', 'DB'], ['c', '3', '30', 'C', 'DC'], ['d', '4', '40', 'D', 'DD'], ['e', '5', '50', 'E', 'DE'], ['f', '6', '60', 'F', 'DF']] };
+  const r = reconcileChunk(c, w, toasted);
+  assert.ok('rows' in r);
+  assert.deepEqual(r.rows, [{ k: 'f', n: 6, v: 60, big: 'F', doc: 'DF' }], 'untouched keys are published whole');
+  assert.deepEqual(r.partial, [
+    { row: { k: 'a', n: 1, v: 10, big: 'A', doc: 'DA' }, unchanged: ['v'] },
+    { row: { k: 'b', n: 2, v: 20, big: 'B', doc: 'DB' }, unchanged: ['v', 'doc'] },
+  ]);
 });
 
 test('a chunk is read again when its window saw a truncate or a schema change, missed its low watermark, or a commit before it was not visible', () => {
-  const base: Window = { oid: 42, keys: new Set(), invalid: null, preLow: new Set([5]) };
+  const base: Window = { oid: 42, keys: new Set(), toastOnly: new Map(), invalid: null, preLow: new Set([5]) };
   assert.match((reconcileChunk(chunk([['a', '1', '1']]), { ...base, invalid: 'the table was truncated inside the chunk window' }, table) as { retry: string }).retry, /truncated/);
   assert.match((reconcileChunk(chunk([['a', '1', '1']]), undefined, table) as { retry: string }).retry, /low watermark/);
   assert.match((reconcileChunk(chunk([['a', '1', '1']]), base, { ...table } as CapturedTable) as { retry: string }).retry, /definition changed/);
@@ -96,7 +126,7 @@ test('a chunk is read again when its window saw a truncate or a schema change, m
 test('a value that does not convert names table, column and key', () => {
   const bad = { ...table, converters: [(s: string) => s, (s: string) => Number(s), () => { throw new Error('no good'); }] } as unknown as CapturedTable;
   const c = { ...chunk([['a', '1', 'x']]), table: bad };
-  assert.throws(() => reconcileChunk(c, { oid: 42, keys: new Set(), invalid: null, preLow: new Set() }, bad), /public\.t column v \(undefined\) of the row with key \["a","1"\]: no good/);
+  assert.throws(() => reconcileChunk(c, { oid: 42, keys: new Set(), toastOnly: new Map(), invalid: null, preLow: new Set() }, bad), /public\.t column v \(undefined\) of the row with key \["a","1"\]: no good/);
 });
 
 test('walrelay-source snapshot: arguments', async () => {

@@ -46,7 +46,17 @@ export interface Chunk {
 
 export interface Window {
   readonly oid: number;
+  /** Keys whose newer full image (or delete) the stream carried inside the window: their chunk rows are dropped. */
   readonly keys: Set<string>;
+  /**
+   * Keys changed inside the window only by updates that left TOAST columns out (pgoutput's
+   * "unchanged"), with the columns every one of those updates left out. The chunk's values of
+   * these columns are still current (no change in the window wrote them), and the stream's
+   * updates did not carry them: the chunk row is published with only these columns (the others
+   * marked unchanged), so a target that does not hold the row yet (after a resync's truncate, or
+   * a table snapshotted for the first time) gets them instead of NULL.
+   */
+  readonly toastOnly: Map<string, Set<string>>;
   /** Why the chunk must be read again (a truncate, a schema change inside the window). */
   invalid: string | null;
   /** xids of transactions committed before the low watermark (the most recent ones). */
@@ -59,6 +69,14 @@ type Outcome = 'published' | 'retry' | 'cancelled';
 export interface ChunkEmission {
   readonly table: CapturedTable;
   readonly rows: RowImage[];
+  /** Rows of keys changed in the window only by updates without their TOAST values (Window.toastOnly): published with `unchanged` columns. */
+  readonly partial: PartialRow[];
+}
+
+/** A chunk row whose `unchanged` columns must not be written (the stream carried newer values). */
+export interface PartialRow {
+  readonly row: RowImage;
+  readonly unchanged: string[];
 }
 
 const RECENT_COMMITS = 8192;
@@ -150,9 +168,12 @@ export class IncrementalSnapshots {
     return false;
   }
 
-  /** A row change of relation `oid`; `key` is the JSON of its key's text values. */
-  onRowChange(oid: number, key: string): void {
-    for (const w of this.#windows.values()) if (w.oid === oid) w.keys.add(key);
+  /**
+   * A row change of relation `oid`; `key` is the JSON of its key's text values. `unchangedToast`:
+   * the columns an update left out (unchanged TOAST values); empty for a full image or a delete.
+   */
+  onRowChange(oid: number, key: string, unchangedToast: readonly string[] = []): void {
+    for (const w of this.#windows.values()) if (w.oid === oid) noteWindowChange(w, key, unchangedToast);
   }
 
   onTruncate(oids: readonly number[]): void {
@@ -178,7 +199,7 @@ export class IncrementalSnapshots {
     if (w.slot !== this.#options.slot) return null;
     switch (w.kind) {
       case 'low':
-        if (this.#expected.has(w.chunk)) this.#windows.set(w.chunk, { oid: w.oid, keys: new Set(), invalid: null, preLow: new Set(this.#recent.subarray(0, Math.min(this.#recentCount, RECENT_COMMITS))) });
+        if (this.#expected.has(w.chunk)) this.#windows.set(w.chunk, { oid: w.oid, keys: new Set(), toastOnly: new Map(), invalid: null, preLow: new Set(this.#recent.subarray(0, Math.min(this.#recentCount, RECENT_COMMITS))) });
         return null;
       case 'high':
         return this.#onHigh(w.chunk);
@@ -254,9 +275,9 @@ export class IncrementalSnapshots {
       return null;
     }
     const t = chunk.table;
-    const rows = result.rows;
+    const { rows, partial } = result;
     const entry = this.#entries[entryIndex]!;
-    const updated: IncrementalProgress = { ...entry, lastKey: chunk.lastKey ?? entry.lastKey, rows: entry.rows + BigInt(rows.length) };
+    const updated: IncrementalProgress = { ...entry, lastKey: chunk.lastKey ?? entry.lastKey, rows: entry.rows + BigInt(rows.length + partial.length) };
     if (chunk.full) {
       this.#entries[entryIndex] = updated;
     } else {
@@ -268,10 +289,10 @@ export class IncrementalSnapshots {
       }
     }
     this.#metrics.pending.set(this.#entries.length);
-    this.#metrics.rows.inc({ table: label(t) }, rows.length);
+    this.#metrics.rows.inc({ table: label(t) }, rows.length + partial.length);
     this.#metrics.chunks.inc({ table: label(t) });
     settle('published');
-    return { table: t, rows };
+    return { table: t, rows, partial };
   }
 
   /**
@@ -467,10 +488,35 @@ export class IncrementalSnapshots {
 }
 
 /**
- * The DBLog step at a high watermark: the chunk's rows minus the keys changed between
- * the watermarks, or why the chunk must be read again.
+ * A change the stream carried for `key` inside the window. A full image (or a delete) replaces
+ * the chunk row; an update without some TOAST values leaves the chunk those columns (the ones
+ * every such update in the window left out).
  */
-export function reconcileChunk(chunk: Chunk, window: Window | undefined, current: CapturedTable | null | undefined): { rows: RowImage[] } | { retry: string } {
+export function noteWindowChange(w: Window, key: string, unchangedToast: readonly string[]): void {
+  if (w.keys.has(key)) return;
+  if (unchangedToast.length === 0) {
+    w.keys.add(key);
+    w.toastOnly.delete(key);
+    return;
+  }
+  const columns = w.toastOnly.get(key);
+  if (!columns) {
+    w.toastOnly.set(key, new Set(unchangedToast));
+    return;
+  }
+  for (const c of columns) if (!unchangedToast.includes(c)) columns.delete(c);
+}
+
+/**
+ * The DBLog step at a high watermark: the chunk's rows minus the keys changed between
+ * the watermarks (those changed only by updates without TOAST values keep those columns:
+ * Window.toastOnly), or why the chunk must be read again.
+ */
+export function reconcileChunk(
+  chunk: Chunk,
+  window: Window | undefined,
+  current: CapturedTable | null | undefined,
+): { rows: RowImage[]; partial: PartialRow[] } | { retry: string } {
   if (!window) return { retry: 'the low watermark was not seen' };
   if (window.invalid) return { retry: window.invalid };
   if (current !== chunk.table) return { retry: 'the table definition changed' };
@@ -478,12 +524,19 @@ export function reconcileChunk(chunk: Chunk, window: Window | undefined, current
     if (window.preLow.has(x)) return { retry: `transaction ${x} committed before the low watermark but was not yet visible to the chunk's snapshot` };
   }
   const rows: RowImage[] = [];
+  const partial: PartialRow[] = [];
   for (const raw of chunk.rows) {
     const key = keyOf(chunk.table, raw);
     if (window.keys.has(key)) continue;
-    rows.push(convertRow(chunk.table, raw, key));
+    const toast = window.toastOnly.get(key);
+    if (toast === undefined) {
+      rows.push(convertRow(chunk.table, raw, key));
+    } else if (toast.size > 0) {
+      const unchanged = chunk.table.columns.filter((c, i) => !chunk.table.keyIndexes.includes(i) && !toast.has(c.field)).map((c) => c.field);
+      partial.push({ row: convertRow(chunk.table, raw, key), unchanged });
+    }
   }
-  return { rows };
+  return { rows, partial };
 }
 
 export function keyOf(t: CapturedTable, raw: readonly (string | null | undefined)[]): string {
