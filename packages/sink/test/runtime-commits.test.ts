@@ -212,3 +212,33 @@ test('the Kafka offset commit is not waited for: a slow coordinator holds no chu
   const kafka = events.events.filter((e) => e.startsWith('kafka'));
   assert.deepEqual(kafka, [`kafka ${items.topic}/0@4`, `kafka ${items.topic}/0@12`], 'commits in order');
 });
+
+test('a session that ended ignores what its consumer still reports: a late assignment or crash of it does not end the next session', { timeout: 20_000 }, async () => {
+  const { target, items, log, group, schemas } = setup();
+  log.append(items.topic, 0, items.change('c', { id: 1n, v: 'one' }));
+  const sink = startSink({ driver: target, group, schemas });
+  let starts = 0;
+  const start = sink.source.start.bind(sink.source);
+  sink.source.start = (handlers) => {
+    starts++;
+    return start(handlers);
+  };
+  await until('running', () => sink.runtime.state === 'running');
+  const old = sink.source.handlers!;
+  // The session fails (a retriable consumer crash): the runtime starts the next one.
+  old.failed(new ConnectionError('kafka', 'consumer crashed: Closed connection', { retriable: true }));
+  await until('the next session', () => sink.runtime.state === 'running' && sink.source.handlers !== old);
+  const sessions = starts;
+  // The old consumer, not yet gone, joins again and crashes again: neither reaches the new session.
+  old.assigned(new Map([[items.topic, [0]]]));
+  old.failed(new ConnectionError('kafka', 'consumer crashed: The coordinator is loading', { retriable: true }));
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(starts, sessions, 'no further session restart');
+  assert.equal(sink.runtime.state, 'running');
+  await group.rebalance();
+  await sink.source.drain();
+  assert.equal(target.offset('g', items.topic, 0), 1n, 'the new session applies');
+  sink.runtime.stop();
+  await sink.running;
+  assert.deepEqual(sink.outcome(), {});
+});

@@ -37,13 +37,22 @@ export class KafkaRecordSource implements RecordSource {
       // A fetch returns as soon as a record is there; this bounds only an idle fetch, which
       // stop() waits for: kafkajs' 5 s default outlasted the 4 s shutdown deadline (Java's is 500 ms).
       maxWaitTimeInMs: 500,
+      // kafkajs restarts a crashed consumer by itself (a timer set after its CRASH event): one
+      // restarted after this source was closed lived on as a second member of the group, kept
+      // it rebalancing and handed its assignments to the next session (found by the full fault
+      // run). The sink runtime restarts sessions itself (RestartPolicy), so kafkajs never does.
+      retry: { restartOnFailure: async () => false },
     });
     this.#consumer = consumer;
+    // Events of a consumer this source no longer holds (closed) are not this session's.
+    const current = (): boolean => this.#consumer === consumer;
     consumer.on(consumer.events.CRASH, (e) => {
+      if (!current()) return;
       const err = (e.payload as { error: Error }).error;
       handlers.failed(new ConnectionError('kafka', `consumer crashed: ${err.message}`, { cause: err, retriable: true }));
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      if (!current()) return;
       const assignment = (e.payload as { memberAssignment: Record<string, number[]> }).memberAssignment;
       handlers.assigned(new Map(Object.entries(assignment)));
     });

@@ -135,12 +135,14 @@ export class SinkRuntime {
     // its next chunk, a batch the source still delivers (kafkajs redelivers after a thrown batch)
     // is left for the next session, which starts from the target's offsets.
     let ended = false;
+    let crash: (e: Error) => void = () => undefined;
     const failed = new Promise<never>((_, reject) => {
-      this.#crash = (e) => {
+      crash = (e) => {
         ended = true;
         reject(e);
       };
     });
+    this.#crash = crash;
     failed.catch(() => undefined);
     if (this.#stopRequested) this.#crash?.(new StopSignal());
     const apply = (fn: () => Promise<void>, heartbeat?: () => Promise<void>): Promise<void> =>
@@ -173,12 +175,15 @@ export class SinkRuntime {
     try {
       topics = await source.start({
         assigned: (assignment) => {
+          // A session that ended takes no assignment (its consumer may still be leaving the group),
+          // and what fails here ends this session only, never a later one.
+          if (ended) return;
           // Batches of the new assignment wait for this (OffsetsStore.ready), so none is
           // applied before the target's offsets are known.
-          this.#offsets.assign(source, assignment, () => barrier.reset()).catch((e: unknown) => this.#crash?.(e as Error));
+          this.#offsets.assign(source, assignment, () => barrier.reset()).catch((e: unknown) => crash(e as Error));
         },
         batch: (batch, control) => (ended ? Promise.resolve() : applier.batch(batch, { active: () => !ended && control.active(), heartbeat: () => control.heartbeat(), resolve: (offset) => control.resolve(offset) })),
-        failed: (e) => this.#crash?.(e),
+        failed: (e) => crash(e),
       });
     } finally {
       topicsKnown(topics);
