@@ -85,11 +85,12 @@ const SAMPLE_MS = 250;
 /** Rows of the table an incremental snapshot reads while 1-row transactions stream (0: no such phase). */
 const INC_ROWS = Number(args['incremental-rows']);
 const INC_LAT_SECONDS = 10;
-/** The second latency phase: 1-row transactions at this rate for this long (issue 13: 5,000 changes/s for 60 s; 0 skips it). */
+/** The second latency phase: this many changes/s for this long (issue 13: 5,000 changes/s for 60 s; 0 skips it). */
 const HIGH_RATE = Number(args['high-rate']);
 const HIGH_SECONDS = Number(args['high-seconds']);
 /** The high-rate phase offers HIGH_RATE changes/s as transactions of this many rows (1: one commit per change). */
-const HIGH_ROWS_PER_TX = Math.max(1, Number(args['high-rows-per-tx']));
+const HIGH_ROWS_PER_TX = Number(args['high-rows-per-tx']);
+if (!Number.isInteger(HIGH_ROWS_PER_TX) || HIGH_ROWS_PER_TX < 1) throw new Error(`--high-rows-per-tx: a whole number ≥ 1, got ${args['high-rows-per-tx']}`);
 /** Changes of the wide-row workload (≈2 KB rows, 20 columns of mixed types) for the source phase (0 skips it). */
 const WIDE_N = Math.round(Number(args['wide-changes']) * SIZE);
 const IDLE_SECONDS = Number(args['idle-seconds']);

@@ -372,11 +372,9 @@ export class ChangeStream {
   }
 
   async #rowChange(t: CapturedTable, lsn: Lsn, tx: OpenTx, m: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' }>): Promise<void> {
-    const watching = this.#incremental?.watching(t.relationOid) === true;
-    if (watching) {
-      if (m.tag === 'insert') this.#incremental?.onRowChange(t.relationOid, tupleKey(t, m.newTuple));
-      if (m.tag !== 'insert' && m.oldTuple) this.#incremental?.onRowChange(t.relationOid, tupleKey(t, m.oldTuple));
-    }
+    const window = this.#incremental?.watching(t.relationOid) ? this.#incremental : undefined;
+    if (m.tag === 'insert') window?.onRowChange(t.relationOid, tupleKey(t, m.newTuple));
+    if (m.tag !== 'insert' && m.oldTuple) window?.onRowChange(t.relationOid, tupleKey(t, m.oldTuple));
     const source = this.#source(t, lsn, tx);
     const table = this.#tableLabel(t);
     if (m.tag === 'insert') {
@@ -396,7 +394,7 @@ export class ChangeStream {
     const after = this.#row(t, m.newTuple, m.oldKind === 'old' && old ? old.row : null);
     // An update inside a snapshot chunk's window: the columns it left out (unchanged TOAST) may
     // still come from the chunk (incremental.ts, Window.toastOnly).
-    if (watching) this.#incremental?.onRowChange(t.relationOid, tupleKey(t, m.newTuple), after.unchanged);
+    window?.onRowChange(t.relationOid, tupleKey(t, m.newTuple), after.unchanged);
     // The key changed (pgoutput sends the old key; under REPLICA IDENTITY FULL the old row, whose
     // key may differ from the new one's): a delete of the old key (and its tombstone), then a
     // create of the new — an update keyed by the new key alone would leave the old row in targets.
@@ -430,17 +428,11 @@ export class ChangeStream {
     for (const after of emission.rows) {
       for (const r of changeRecords(t, { op: 'r', before: null, after, unchanged: [], source }, false)) await this.#add(r);
     }
-    // Rows the stream updated inside the window without their TOAST values: the chunk's values of
-    // those columns only. Debezium's format has no unchanged marker for every column type (its
-    // placeholder is for text and bytes), so there they are not published, as Debezium does not.
-    let published = emission.rows.length;
-    if (!t.debezium) {
-      for (const p of emission.partial) {
-        for (const r of changeRecords(t, { op: 'r', before: null, after: p.row, unchanged: p.unchanged, source }, false)) await this.#add(r);
-      }
-      published += emission.partial.length;
+    // Rows the stream updated inside the window without their TOAST values: the chunk's values of those columns only.
+    for (const p of emission.partial) {
+      for (const r of changeRecords(t, { op: 'r', before: null, after: p.row, unchanged: p.unchanged, source }, false)) await this.#add(r);
     }
-    this.#metrics.changes.inc({ table: `${t.schema}.${t.table}`, op: 'r' }, published);
+    this.#metrics.changes.inc({ table: `${t.schema}.${t.table}`, op: 'r' }, emission.rows.length + emission.partial.length);
   }
 
   #signalRow(tuple: readonly TupleValue[]): Record<string, string | null> {

@@ -44,15 +44,11 @@ export class KafkaRecordSource implements RecordSource {
       retry: { restartOnFailure: async () => false },
     });
     this.#consumer = consumer;
-    // Events of a consumer this source no longer holds (closed) are not this session's.
-    const current = (): boolean => this.#consumer === consumer;
     consumer.on(consumer.events.CRASH, (e) => {
-      if (!current()) return;
       const err = (e.payload as { error: Error }).error;
       handlers.failed(new ConnectionError('kafka', `consumer crashed: ${err.message}`, { cause: err, retriable: true }));
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      if (!current()) return;
       const assignment = (e.payload as { memberAssignment: Record<string, number[]> }).memberAssignment;
       handlers.assigned(new Map(Object.entries(assignment)));
     });

@@ -111,8 +111,8 @@ export class OffsetsStore {
 
   async #commitQueued(): Promise<void> {
     try {
-      for (let entry = this.#queued.entries().next(); !entry.done; entry = this.#queued.entries().next()) {
-        const [key, c] = entry.value;
+      while (this.#queued.size > 0) {
+        const [key, c] = this.#queued.entries().next().value!;
         this.#queued.delete(key);
         await c.source
           .commit(c.topic, c.partition, c.next, c.metadata)

@@ -144,7 +144,7 @@ export class SinkRuntime {
     });
     this.#crash = crash;
     failed.catch(() => undefined);
-    if (this.#stopRequested) this.#crash?.(new StopSignal());
+    if (this.#stopRequested) crash(new StopSignal());
     const apply = (fn: () => Promise<void>, heartbeat?: () => Promise<void>): Promise<void> =>
       this.#policy.apply(fn, { stopping: () => this.#stopRequested, ...(heartbeat ? { heartbeat } : {}), onRetry: () => metrics.retries.inc(), log });
     const barrier = new TruncateBarrier({ driver, offsets: this.#offsets, tables: this.#tables, apply: (fn) => apply(fn), truncate: config.truncate, metrics, log });
