@@ -49,8 +49,8 @@ export const cliConfigSchema = z
 
 export type CliConfig = z.output<typeof cliConfigSchema>;
 
-/** The binaries' shared variables (core's commonEnv, less the HTTP server and shutdown ones), plus the CLI's own. */
-const { WALRELAY_HTTP_HOST: _host, WALRELAY_HTTP_PORT: _port, WALRELAY_SHUTDOWN_TIMEOUT_MS: _shutdown, ...shared } = commonEnv;
+/** The binaries' shared variables (core's commonEnv, less the HTTP server, shutdown and idle-memory ones), plus the CLI's own. */
+const { WALRELAY_HTTP_HOST: _host, WALRELAY_HTTP_PORT: _port, WALRELAY_SHUTDOWN_TIMEOUT_MS: _shutdown, WALRELAY_IDLE_MEMORY_RELEASE_MS: _idle, ...shared } = commonEnv;
 
 export const cliEnv: EnvBindings = {
   ...shared,

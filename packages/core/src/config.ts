@@ -103,6 +103,8 @@ export const commonConfig = {
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('JSON log lines on stderr at this level and above'),
   /** After SIGTERM/SIGINT the process exits within this time, whatever it is waiting for. */
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(4_000).describe('after SIGTERM/SIGINT, exit within this time whatever the process waits for'),
+  /** After this long with (almost) no CPU use, the heap grown during a burst goes back to the OS (0: never). */
+  idleMemoryReleaseMs: z.number().int().min(0).max(3_600_000).default(10_000).describe('after this long idle, give the heap grown during a burst back to the OS (0: never)'),
 };
 
 export const commonEnv: EnvBindings = {
@@ -121,6 +123,7 @@ export const commonEnv: EnvBindings = {
   WALRELAY_HTTP_PORT: { path: ['http', 'port'], type: 'int' },
   WALRELAY_LOG_LEVEL: { path: ['logLevel'] },
   WALRELAY_SHUTDOWN_TIMEOUT_MS: { path: ['shutdownTimeoutMs'], type: 'int' },
+  WALRELAY_IDLE_MEMORY_RELEASE_MS: { path: ['idleMemoryReleaseMs'], type: 'int' },
 };
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

@@ -13,6 +13,8 @@ export * from './avro/codec.js';
 export * from './avro/wire-format.js';
 export * from './partitioner.js';
 export * from './service.js';
+export { IdleMemoryDecision, DEFAULT_IDLE_MEMORY_POLICY, type IdleMemoryPolicy, type ProcessSample } from './idle-memory.js';
 export * from './startup-checks.js';
 export { kafkaGroupingPatched, groupMessagesPerPartition } from './kafkajs-partition-grouping.js';
 export { kafkaProduceEncoderPatched, encodeProduceBody, crc32c } from './kafkajs-produce-request.js';
+export { kafkaRequestFramingPatched, frameRequest, REQUEST_HEADROOM } from './kafkajs-request-framing.js';

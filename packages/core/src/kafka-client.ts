@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 // Before kafkajs: a linear per-partition grouping in place of kafkajs' quadratic one, and a
-// produce request encoder that writes one buffer (kafkajs-partition-grouping.ts, kafkajs-produce-request.ts).
+// request framing and a produce request encoder that write one buffer each (kafkajs-partition-grouping.ts,
+// kafkajs-request-framing.ts, kafkajs-produce-request.ts).
 import './kafkajs-partition-grouping.js';
+import './kafkajs-request-framing.js';
 import './kafkajs-produce-request.js';
 import kafkajs, { type KafkaConfig, type LogEntry, type ProducerConfig, type Producer, type SASLOptions } from 'kafkajs';
 import type { z } from 'zod';

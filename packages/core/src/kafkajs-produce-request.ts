@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { kafkaRequestFramingPatched, REQUEST_HEADROOM, type FramedBody } from './kafkajs-request-framing.js';
 
 /**
  * kafkajs 2.2.4 encodes a produce request through a chain of growing encoders: every record
@@ -147,8 +148,12 @@ function supported(args: ProduceArgs): boolean {
   return true;
 }
 
-/** The request body (after kafkajs' request header), byte for byte as kafkajs' v3 encoder writes it. */
-export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: unknown) => KafkaLong): Buffer {
+/**
+ * The request body (after kafkajs' request header), byte for byte as kafkajs' v3 encoder writes
+ * it. With `headroom`, the buffer starts with that many unwritten bytes before the body, for the
+ * request's frame (kafkajs-request-framing.ts): the body is then `buf.subarray(headroom)`.
+ */
+export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: unknown) => KafkaLong, headroom = 0): Buffer {
   const transactional = args.transactionalId !== null && args.transactionalId !== undefined && args.transactionalId !== '';
   const producerId = longOf(args.producerId ?? -1);
   const producerEpoch = args.producerEpoch ?? 0;
@@ -177,8 +182,8 @@ export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: un
       });
     }
   }
-  const buf = Buffer.allocUnsafe(total);
-  let pos = 0;
+  const buf = Buffer.allocUnsafe(headroom + total);
+  let pos = headroom;
   if (args.transactionalId === null || args.transactionalId === undefined) pos = buf.writeInt16BE(-1, pos);
   else {
     const len = Buffer.byteLength(args.transactionalId, 'utf8');
@@ -240,7 +245,7 @@ export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: un
       buf.writeInt32BE(pos - batchStart, recordSetSizeAt);
     }
   }
-  if (pos !== total) throw new Error(`produce request encoder: wrote ${pos} bytes, sized ${total}`);
+  if (pos !== headroom + total) throw new Error(`produce request encoder: wrote ${pos - headroom} bytes, sized ${total}`);
   return buf;
 }
 
@@ -250,6 +255,9 @@ const KNOWN_VERSION = '2.2.4';
 
 function install(): boolean {
   const require = createRequire(import.meta.url);
+  // Room in front of each body for the request's frame, when kafkajs frames requests through
+  // kafkajs-request-framing.ts (installed first); otherwise none.
+  const headroom = kafkaRequestFramingPatched ? REQUEST_HEADROOM : 0;
   let file: string;
   try {
     file = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
@@ -269,9 +277,12 @@ function install(): boolean {
     return {
       ...request,
       encode: async () => {
-        const encoder = new Encoder(1);
-        encoder.buf = encodeProduceBody(args, Date.now(), longOf);
+        const encoder = new Encoder(1) as EncoderLike & { walrelayFrame?: FramedBody['walrelayFrame'] };
+        const whole = encodeProduceBody(args, Date.now(), longOf, headroom);
+        // `buf` is the body alone (what kafkajs' encoder holds); the frame goes into the headroom.
+        encoder.buf = whole.subarray(headroom);
         encoder.offset = encoder.buf.length;
+        if (headroom > 0) encoder.walrelayFrame = { whole, bodyStart: headroom };
         return encoder;
       },
     };

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './logging.js';
 import { createMetricsRegistry, startObservabilityServer, type HealthState, type Registry } from './observability.js';
 import { describeSettings, loadConfig, settingOrigin, type EnvBindings } from './config.js';
 import { backoffDelay } from './retry.js';
+import { DEFAULT_IDLE_MEMORY_POLICY, startIdleMemoryRelease } from './idle-memory.js';
 
 /** What a long-running walrelay process (the source, a sink) exposes to its binary. */
 export interface ServiceProcess extends HealthState {
@@ -19,6 +20,7 @@ export interface ServiceConfig {
   readonly logLevel: string;
   readonly http: { readonly host: string; readonly port: number };
   readonly shutdownTimeoutMs: number;
+  readonly idleMemoryReleaseMs: number;
 }
 
 /**
@@ -268,6 +270,7 @@ export async function runService<C extends ServiceConfig>(def: ServiceDefinition
     log.flush();
     return e instanceof ConfigError ? EXIT.USAGE : EXIT.FAILED;
   }
+  let stopIdleRelease = (): void => undefined;
   let signals = 0;
   const onSignal = (signal: string): void => {
     signals++;
@@ -302,6 +305,7 @@ export async function runService<C extends ServiceConfig>(def: ServiceDefinition
     }
     waiting = undefined;
     service = def.create(config, log, registry);
+    stopIdleRelease = startIdleMemoryRelease({ ...DEFAULT_IDLE_MEMORY_POLICY, idleMs: config.idleMemoryReleaseMs }, log);
     if (stopping.signal.aborted) service.stop();
     await service.run();
     log.info(`${def.name} stopped`);
@@ -310,6 +314,7 @@ export async function runService<C extends ServiceConfig>(def: ServiceDefinition
     log.fatal({ err: errorMessage(e), code: e instanceof WalrelayError ? e.code : undefined }, e instanceof ConfigError ? `invalid settings: ${errorMessage(e)}` : `${def.name} failed`);
     return e instanceof ConfigError ? EXIT.USAGE : EXIT.FAILED;
   } finally {
+    stopIdleRelease();
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
     await server?.close();
