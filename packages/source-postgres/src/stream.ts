@@ -399,6 +399,9 @@ export class ChangeStream {
     // key may differ from the new one's): a delete of the old key (and its tombstone), then a
     // create of the new — an update keyed by the new key alone would leave the old row in targets.
     if (old && (m.oldKind === 'key' || !sameKey(t, old.row, after.row))) {
+      // The new row left TOAST values out (only under a replica identity that is not FULL):
+      // nothing in the stream holds them for the new key, so the table is read again.
+      if (after.unchanged.length > 0) this.#rereadAfterKeyChange(t, after.unchanged);
       for (const r of changeRecords(t, { op: 'd', before: old.row, after: null, unchanged: [], source }, this.#options.tombstones)) await this.#add(r);
       for (const r of changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
       this.#metrics.changes.inc({ table, op: 'd' });
@@ -407,6 +410,30 @@ export class ChangeStream {
     }
     for (const r of changeRecords(t, { op: 'u', before: old?.row ?? null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
     this.#metrics.changes.inc({ table, op: 'u' });
+  }
+
+  /**
+   * An update that changed a row's key and left TOAST values out: the create of the new key
+   * names them in `unchanged_toast` (targets deleted the old row, so they cannot keep them),
+   * and the only place their values still exist is the table. An incremental snapshot of the
+   * table, queued in stream order and durable with this transaction's checkpoint, publishes
+   * the row as it is now (DBLog's watermarks order it after this change). Never silent: a
+   * warning names the table and the columns (once per queued re-read), and without incremental
+   * snapshots the change is refused.
+   */
+  #rereadAfterKeyChange(t: CapturedTable, columns: readonly string[]): void {
+    const table = this.#tableLabel(t);
+    if (!this.#incremental) {
+      throw new ReplicationError(
+        `${table}: an update changed a row's key and left the TOAST value(s) of ${columns.join(', ')} out (its replica identity is not FULL); the new row's value exists only in the table, and incremental snapshots, which would read it again, are not running. Set ALTER TABLE ${table} REPLICA IDENTITY FULL so updates carry those values`,
+      );
+    }
+    if (this.#incremental.requestFromStream([{ schema: t.schema, table: t.table }], 'toast_key_change')) {
+      this.#log.warn(
+        { table, columns },
+        `an update changed a row's key and left TOAST values out: ${table} is read again through an incremental snapshot to carry them (the new row has them only once it is published); ALTER TABLE … REPLICA IDENTITY FULL makes updates carry them instead`,
+      );
+    }
   }
 
   /** The `table` label of the change counter, made once per captured table (not per change). */

@@ -145,3 +145,35 @@ test('walrelay-source snapshot: arguments', async () => {
   assert.throws(() => parseSnapshotArgs(['a.b.c']), /"a.b.c": 3 name parts/);
   assert.throws(() => parseSnapshotArgs(['--bogus']), /unknown option --bogus/);
 });
+
+test('a re-read the stream asks for is queued unless one not started yet covers it (the head may be past the rows)', async () => {
+  const { IncrementalSnapshots } = await import('../src/snapshot/incremental.js');
+  const { createLifecycleMetrics } = await import('../src/lifecycle-metrics.js');
+  const { Registry, createLogger } = await import('@walrelay/core');
+  const inProgress = { id: 'head', schema: 'public', table: 't', condition: null, lastKey: '["500"]', rows: 500n, reason: 'toast_key_change' };
+  const make = (entries: (typeof inProgress)[]) =>
+    new IncrementalSnapshots(
+      { url: 'postgres://unused' } as never,
+      {} as never,
+      { incremental: entries, knownTables: null, snapshot: 'DONE' },
+      { slot: 's', publication: 'p', chunkSize: 1000, newTables: false, newTablesPollMs: 5000, signalTable: { schema: 'public', table: 'walrelay_signals' } } as never,
+      createLifecycleMetrics(new Registry()),
+      createLogger('test', 'silent'),
+    );
+  const t = { schema: 'public', table: 't' };
+  // The only entry is the one being read (it is past key 500): a change behind it needs a new read.
+  const busy = make([inProgress]);
+  assert.equal(busy.requestFromStream([t], 'toast_key_change'), true);
+  assert.equal(busy.checkpointFields().incremental.length, 2);
+  assert.equal(busy.takeDirty(), true, 'durable with the next checkpoint');
+  // A second request while that new read has not started: it covers this one too.
+  assert.equal(busy.requestFromStream([t], 'toast_key_change'), false);
+  assert.equal(busy.checkpointFields().incremental.length, 2);
+  // Another table, or another reason, is its own read.
+  assert.equal(busy.requestFromStream([{ schema: 'public', table: 'u' }], 'toast_key_change'), true);
+  assert.equal(busy.requestFromStream([t], 'column_default'), true);
+  assert.deepEqual(
+    busy.checkpointFields().incremental.map((e) => [e.table, e.reason, e.lastKey]),
+    [['t', 'toast_key_change', '["500"]'], ['t', 'toast_key_change', null], ['u', 'toast_key_change', null], ['t', 'column_default', null]],
+  );
+});

@@ -81,7 +81,7 @@ export interface IncrementalProgress {
   /** JSON array of the key values (PostgreSQL text) of the last row of the last finished chunk; null: none yet. */
   readonly lastKey: string | null;
   readonly rows: bigint;
-  /** Why it runs: `signal`, `new_table`, `initial` (an initial snapshot resumed). */
+  /** Why it runs: `signal`, `new_table`, `initial` (an initial snapshot resumed), `column_default`, `toast_key_change` (queued by the stream). */
   readonly reason: string;
 }
 

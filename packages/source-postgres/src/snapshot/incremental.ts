@@ -308,17 +308,25 @@ export class IncrementalSnapshots {
   /**
    * Queues an incremental snapshot from the stream side, in stream order (like a signal): used
    * when the stream learns of something only a new read of the table can carry (a column added
-   * with a default). Durable with the next checkpoint.
+   * with a default, a key change that left TOAST values out). Durable with the next checkpoint.
+   * Returns whether it queued a read (false: one not started yet already covers it).
    */
-  requestFromStream(tables: readonly KnownTable[], reason: string): void {
-    this.#log.info({ tables: tables.map(label), reason }, 'incremental snapshot queued by the stream');
-    this.#enqueue(tables, reason, null);
+  requestFromStream(tables: readonly KnownTable[], reason: string): boolean {
+    // Only a re-read that has not started covers this request: the one in progress (the head of
+    // the queue) may have read past rows this change touched.
+    const queued = this.#entries.slice(1);
+    const fresh = tables.filter((t) => !queued.some((e) => e.schema === t.schema && e.table === t.table && e.condition === null && e.reason === reason));
+    if (fresh.length === 0) return false;
+    this.#log.info({ tables: fresh.map(label), reason }, 'incremental snapshot queued by the stream');
+    this.#enqueue(fresh, reason, null, false);
+    return true;
   }
 
-  #enqueue(tables: readonly KnownTable[], reason: string, condition: string | null): void {
+  /** `dedupe`: skip a table that has an entry for the same condition and reason anywhere in the queue. */
+  #enqueue(tables: readonly KnownTable[], reason: string, condition: string | null, dedupe = true): void {
     for (const t of tables) {
       this.#enqueueing.delete(label(t));
-      if (this.#entries.some((e) => e.schema === t.schema && e.table === t.table && e.condition === condition && e.reason === reason)) continue;
+      if (dedupe && this.#entries.some((e) => e.schema === t.schema && e.table === t.table && e.condition === condition && e.reason === reason)) continue;
       this.#entries.push({ id: randomUUID(), schema: t.schema, table: t.table, condition, lastKey: null, rows: 0n, reason });
       if (this.#known && !this.#known.some((k) => k.schema === t.schema && k.table === t.table)) this.#known.push({ schema: t.schema, table: t.table });
     }
