@@ -476,7 +476,7 @@ describe('walrelay-source: snapshots read what the publication publishes', () =>
 });
 
 describe('walrelay-source → walrelay-sink-sqlite: a table joining the publication mid-run', () => {
-  test('5000 rows under concurrent updates and deletes, the source killed -9 during its incremental snapshot: the target equals PostgreSQL', async () => {
+  test('20,000 rows under concurrent updates and deletes, the source killed -9 during its incremental snapshot: the target equals PostgreSQL', async () => {
     const p = new TestPipeline('lc_e2e');
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'walrelay-')), 'target.sqlite');
     const writer = new pg.Client({ connectionString: PG_URL });
@@ -486,16 +486,18 @@ describe('walrelay-source → walrelay-sink-sqlite: a table joining the publicat
     try {
       await p.setup((s) => [`CREATE TABLE ${s}.first (id int8 PRIMARY KEY)`, `INSERT INTO ${s}.first VALUES (1)`]);
       p.capture('first');
-      const env = { ...signalEnv(p), WALRELAY_SNAPSHOT_CHUNK_SIZE: '250' };
+      // 200 chunks: long enough that the kill below lands inside the snapshot (20 chunks of 250
+      // rows took 0.4 s on a quiet machine, and the kill came after the snapshot had finished).
+      const env = { ...signalEnv(p), WALRELAY_SNAPSHOT_CHUNK_SIZE: '100' };
       const first = p.startSource(env, 'src-0');
       p.startSink('sink-sqlite', file);
       await p.waitConsistent('first', sqliteRows(file, 'first'));
       await p.db.query(`CREATE TABLE ${q(p.schema)}.later (id int8 PRIMARY KEY, v int8 NOT NULL, note text)`);
-      await p.db.query(`INSERT INTO ${q(p.schema)}.later SELECT g, 0, md5(g::text) FROM generate_series(1, 5000) g`);
+      await p.db.query(`INSERT INTO ${q(p.schema)}.later SELECT g, 0, md5(g::text) FROM generate_series(1, 20000) g`);
       await writer.connect();
       load = (async () => {
         while (!stop) {
-          const id = 1 + Math.floor(Math.random() * 5200);
+          const id = 1 + Math.floor(Math.random() * 20_200);
           const r = Math.random();
           if (r < 0.15) await writer.query(`DELETE FROM ${q(p.schema)}.later WHERE id = $1`, [id]);
           else if (r < 0.25) await writer.query(`INSERT INTO ${q(p.schema)}.later VALUES ($1, 0, 'new') ON CONFLICT (id) DO NOTHING`, [id]);
@@ -510,6 +512,8 @@ describe('walrelay-source → walrelay-sink-sqlite: a table joining the publicat
       await c.stop();
       first.kill('SIGKILL');
       await first.exited;
+      // The premise: the kill came while the snapshot was still reading.
+      assert.ok(!hasLog(first, 'incremental snapshot of the table finished'), 'the first source was killed before its incremental snapshot finished');
       const second = p.startSource(env, 'src-1');
       await waitFor('the resumed snapshot to finish', () => hasLog(second, 'incremental snapshot of the table finished'), { timeoutMs: 180_000, describe: () => logs([second]) });
       assert.ok(hasLog(second, 'incremental snapshot of the table: resuming after the last key published'), 'resumed after the kill');
