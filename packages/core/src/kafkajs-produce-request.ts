@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { encoderHolding, replaceKafkajsModule } from './kafkajs-module.js';
 import { kafkaRequestFramingPatched, REQUEST_HEADROOM, type FramedBody } from './kafkajs-request-framing.js';
 
 /**
@@ -251,45 +251,31 @@ export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: un
 
 type RequestFactory = (args: ProduceArgs) => { encode: () => Promise<EncoderLike> } & Record<string, unknown>;
 
-const KNOWN_VERSION = '2.2.4';
-
 function install(): boolean {
-  const require = createRequire(import.meta.url);
   // Room in front of each body for the request's frame, when kafkajs frames requests through
   // kafkajs-request-framing.ts (installed first); otherwise none.
   const headroom = kafkaRequestFramingPatched ? REQUEST_HEADROOM : 0;
-  let file: string;
-  try {
-    file = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
-    if ((require('kafkajs/package.json') as { version?: string }).version !== KNOWN_VERSION) return false;
-  } catch {
-    return false;
-  }
-  if (require.cache[file]) return (require.cache[file]!.exports as { walrelay?: boolean }).walrelay === true;
-  // kafkajs' own encoder (loaded now, before kafkajs uses it) serves every request the fast one does not take.
-  const original = require(file) as RequestFactory;
-  const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => EncoderLike;
-  const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): KafkaLong };
-  const longOf = (v: unknown): KafkaLong => Long.fromValue(v);
-  const fast: RequestFactory & { walrelay?: boolean } = (args) => {
-    const request = original(args);
-    if (!supported(args)) return request;
-    return {
-      ...request,
-      encode: async () => {
-        const encoder = new Encoder(1) as EncoderLike & { walrelayFrame?: FramedBody['walrelayFrame'] };
-        const whole = encodeProduceBody(args, Date.now(), longOf, headroom);
-        // `buf` is the body alone (what kafkajs' encoder holds); the frame goes into the headroom.
-        encoder.buf = whole.subarray(headroom);
-        encoder.offset = encoder.buf.length;
-        if (headroom > 0) encoder.walrelayFrame = { whole, bodyStart: headroom };
-        return encoder;
-      },
+  return replaceKafkajsModule('kafkajs/src/protocol/requests/produce/v3/request.js', (own, require) => {
+    // kafkajs' own encoder (loaded now, before kafkajs uses it) serves every request the fast one does not take.
+    const original = own as RequestFactory;
+    const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => EncoderLike & Partial<FramedBody>;
+    const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): KafkaLong };
+    const longOf = (v: unknown): KafkaLong => Long.fromValue(v);
+    const fast: RequestFactory = (args) => {
+      const request = original(args);
+      if (!supported(args)) return request;
+      return {
+        ...request,
+        encode: async () => {
+          const whole = encodeProduceBody(args, Date.now(), longOf, headroom);
+          // `buf` is the body alone (what kafkajs' encoder holds); the frame goes into the headroom.
+          const encoder = encoderHolding(Encoder, whole.subarray(headroom));
+          return headroom > 0 ? Object.assign(encoder, { walrelayFrame: { whole, bodyStart: headroom } }) : encoder;
+        },
+      };
     };
-  };
-  fast.walrelay = true;
-  require.cache[file]!.exports = fast;
-  return true;
+    return fast;
+  });
 }
 
 /** Whether kafkajs' produce requests are encoded by the function above (false: kafkajs was loaded first, or another version). */

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { encoderHolding, replaceKafkajsModule } from './kafkajs-module.js';
 
 /**
  * kafkajs 2.2.4 frames every request (`protocol/request.js`: size, api key, api version,
@@ -69,32 +69,13 @@ export function frameRequest(apiKey: number, apiVersion: number, correlationId: 
   return out;
 }
 
-const KNOWN_VERSION = '2.2.4';
-
 function install(): boolean {
-  const require = createRequire(import.meta.url);
-  let file: string;
-  try {
-    file = require.resolve('kafkajs/src/protocol/request.js');
-    if ((require('kafkajs/package.json') as { version?: string }).version !== KNOWN_VERSION) return false;
-  } catch {
-    return false;
-  }
-  if (require.cache[file]) return (require.cache[file]!.exports as { walrelay?: boolean }).walrelay === true;
-  require(file); // kafkajs' own module in the cache, its exports replaced below
-  const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => BodyEncoder;
-  const framed = async ({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: RequestArgs): Promise<BodyEncoder> => {
-    const body = await encode();
-    const buf = frameRequest(apiKey, apiVersion, correlationId, clientId, body);
+  return replaceKafkajsModule('kafkajs/src/protocol/request.js', (_original, require) => {
+    const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => BodyEncoder;
     // kafkajs' connection reads `.buffer` (buf up to offset) of what this returns.
-    const encoder = new Encoder(1);
-    encoder.buf = buf;
-    encoder.offset = buf.length;
-    return encoder;
-  };
-  (framed as { walrelay?: boolean }).walrelay = true;
-  require.cache[file]!.exports = framed;
-  return true;
+    return async ({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: RequestArgs): Promise<BodyEncoder> =>
+      encoderHolding(Encoder, frameRequest(apiKey, apiVersion, correlationId, clientId, await encode()));
+  });
 }
 
 /** Whether kafkajs frames requests through the function above (false: kafkajs was loaded first, or another version). */

@@ -3,21 +3,11 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { crc32c, kafkaProduceEncoderPatched } from '../src/index.js';
+import { kafkajsOriginal } from './kafkajs-original.js';
 
 const require = createRequire(import.meta.url);
 const FILE = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
 type Factory = (args: Record<string, unknown>) => { apiVersion: number; encode: () => Promise<{ buffer: Buffer }> };
-
-/** kafkajs' own v3 produce encoder, loaded afresh beside the installed one. */
-function kafkajsOriginal(): Factory {
-  const installed = require.cache[FILE];
-  delete require.cache[FILE];
-  try {
-    return require(FILE) as Factory;
-  } finally {
-    require.cache[FILE] = installed;
-  }
-}
 
 test('CRC32C (slicing-by-8) equals kafkajs’ byte-at-a-time CRC32C and the standard check value', () => {
   const reference = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
@@ -34,7 +24,7 @@ test('the produce request encoder writes exactly the bytes kafkajs writes (keys,
   assert.equal(kafkaProduceEncoderPatched, true);
   const ours = require(FILE) as Factory & { walrelay?: boolean };
   assert.equal(ours.walrelay, true, 'kafkajs loads the installed encoder');
-  const original = kafkajsOriginal();
+  const original = kafkajsOriginal<Factory>(FILE);
   const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): unknown };
   const realNow = Date.now;
   Date.now = () => 1_764_000_000_123;

@@ -3,23 +3,13 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { kafkaProduceEncoderPatched, kafkaRequestFramingPatched, REQUEST_HEADROOM } from '../src/index.js';
+import { kafkajsOriginal } from './kafkajs-original.js';
 
 const require = createRequire(import.meta.url);
 const REQUEST = require.resolve('kafkajs/src/protocol/request.js');
 const PRODUCE = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
 type Encoded = { buf: Buffer; offset: number; buffer: Buffer };
 type Frame = (args: { correlationId: number; clientId: string | null | undefined; request: { apiKey: number; apiVersion: number; encode: () => Promise<Encoded> } }) => Promise<Encoded>;
-
-/** A module of kafkajs as kafkajs ships it, loaded afresh beside the installed replacement. */
-function kafkajsOriginal<T>(file: string): T {
-  const installed = require.cache[file];
-  delete require.cache[file];
-  try {
-    return require(file) as T;
-  } finally {
-    require.cache[file] = installed;
-  }
-}
 
 test('requests are framed exactly as kafkajs frames them, for any body and client id', async () => {
   assert.equal(kafkaRequestFramingPatched, true);

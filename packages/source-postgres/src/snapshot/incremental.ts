@@ -314,25 +314,32 @@ export class IncrementalSnapshots {
   requestFromStream(tables: readonly KnownTable[], reason: string): boolean {
     // Only a re-read that has not started covers this request: the one in progress (the head of
     // the queue) may have read past rows this change touched.
-    const queued = this.#entries.slice(1);
-    const fresh = tables.filter((t) => !queued.some((e) => e.schema === t.schema && e.table === t.table && e.condition === null && e.reason === reason));
-    if (fresh.length === 0) return false;
-    this.#log.info({ tables: fresh.map(label), reason }, 'incremental snapshot queued by the stream');
-    this.#enqueue(fresh, reason, null, false);
-    return true;
+    const queued = this.#enqueue(tables, reason, null, 'not-started');
+    if (queued.length > 0) this.#log.info({ tables: queued.map(label), reason }, 'incremental snapshot queued by the stream');
+    return queued.length > 0;
   }
 
-  /** `dedupe`: skip a table that has an entry for the same condition and reason anywhere in the queue. */
-  #enqueue(tables: readonly KnownTable[], reason: string, condition: string | null, dedupe = true): void {
+  /**
+   * Queues a read of each table, unless an entry for the same table, condition and reason
+   * already covers it: any entry (`covered: 'any'`), or one not started yet (`'not-started'`:
+   * every entry but the head). Returns the tables it queued.
+   */
+  #enqueue(tables: readonly KnownTable[], reason: string, condition: string | null, covered: 'any' | 'not-started' = 'any'): KnownTable[] {
+    const covering = covered === 'any' ? this.#entries : this.#entries.slice(1);
+    const queued: KnownTable[] = [];
     for (const t of tables) {
       this.#enqueueing.delete(label(t));
-      if (dedupe && this.#entries.some((e) => e.schema === t.schema && e.table === t.table && e.condition === condition && e.reason === reason)) continue;
+      if (covering.some((e) => e.schema === t.schema && e.table === t.table && e.condition === condition && e.reason === reason)) continue;
       this.#entries.push({ id: randomUUID(), schema: t.schema, table: t.table, condition, lastKey: null, rows: 0n, reason });
+      queued.push(t);
       if (this.#known && !this.#known.some((k) => k.schema === t.schema && k.table === t.table)) this.#known.push({ schema: t.schema, table: t.table });
     }
     this.#metrics.pending.set(this.#entries.length);
-    this.#dirty = true;
-    this.#wake?.();
+    if (queued.length > 0) {
+      this.#dirty = true;
+      this.#wake?.();
+    }
+    return queued;
   }
 
   #forget(tables: readonly KnownTable[]): void {
