@@ -1,9 +1,9 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import { registerHealthMetrics } from './health-metrics.js';
 import { ConfigError } from './errors.js';
+import { http } from './node-http.js';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 

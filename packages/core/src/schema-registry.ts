@@ -1,8 +1,8 @@
-import http from 'node:http';
-import https from 'node:https';
 import type { z } from 'zod';
 import { ConnectionError, DecodeError, SchemaError } from './errors.js';
 import { tlsOptions, type registryConfig } from './config.js';
+import { http, https } from './node-http.js';
+import type { Agent } from 'node:http';
 
 export interface SchemaRegistryOptions {
   /** Base URL of the Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 */
@@ -36,7 +36,7 @@ export function registryClientFromConfig(settings: z.output<typeof registryConfi
 export class SchemaRegistryClient {
   readonly #base: URL;
   readonly #options: SchemaRegistryOptions;
-  readonly #agent: http.Agent;
+  readonly #agent: Agent;
   readonly #byId = new Map<number, Promise<string>>();
   readonly #registered = new Map<string, number>();
 
