@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { commonConfig, commonEnv, loadConfig, tlsConfig, type EnvBindings } from '@walrelay/core';
 
 /**
@@ -19,7 +19,7 @@ export const cliConfigSchema = z
         ssl: tlsConfig.optional(),
       })
       .strict()
-      .prefault({}),
+      .default({}),
     /** Slots to report on (default: every slot with a checkpoint under the prefix, else `walrelay`). */
     slot: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
     publication: z.string().min(1).default('walrelay'),
@@ -29,7 +29,7 @@ export const cliConfigSchema = z
     target: z
       .object({ url: z.union([z.string().min(1), z.array(z.string().min(1))]).optional() })
       .passthrough()
-      .prefault({}),
+      .default({}),
     thresholds: z
       .object({
         /** Unhealthy when a slot retains more WAL than this (bytes). */
@@ -40,7 +40,7 @@ export const cliConfigSchema = z
         maxLagSeconds: z.number().min(0).default(300),
       })
       .strict()
-      .prefault({}),
+      .default({}),
     /** How long to wait for Kafka reads (checkpoint topic, records at offsets). */
     timeoutMs: z.number().int().min(100).default(20_000),
   })

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { ConfigError } from './errors.js';
 
 /** How one environment variable maps onto the config tree. */
@@ -70,7 +70,7 @@ export const kafkaConfig = z
     requestTimeoutMs: z.number().int().min(1).default(30_000).describe('time for one Kafka request'),
   })
   .strict()
-  .prefault({});
+  .default({});
 
 export const registryConfig = z
   .object({
@@ -80,7 +80,7 @@ export const registryConfig = z
     ...tlsFilesConfig.shape,
   })
   .strict()
-  .prefault({});
+  .default({});
 
 export const httpConfig = z
   .object({
@@ -89,7 +89,7 @@ export const httpConfig = z
     port: z.number().int().min(-1).max(65535).default(-1).describe('port of /metrics, /healthz, /readyz (0 picks a free port, -1 turns them off)'),
   })
   .strict()
-  .prefault({});
+  .default({});
 
 export const commonConfig = {
   kafka: kafkaConfig,
@@ -279,9 +279,12 @@ export interface SettingDescription {
 }
 
 interface ZodNode {
-  readonly _zod: { readonly def: Record<string, unknown> & { readonly type: string } };
+  readonly _def: Record<string, unknown> & { readonly typeName: string };
   readonly description?: string | undefined;
 }
+
+/** Wrappers that pass an operator's value on to an inner schema (`.optional()`, `.catch()`, …). */
+const WRAPPERS = new Set(['ZodOptional', 'ZodNullable', 'ZodReadonly', 'ZodCatch', 'ZodDefault']);
 
 function unwrap(node: ZodNode): { node: ZodNode; defaultValue: unknown; hasDefault: boolean; description: string | undefined } {
   let n = node;
@@ -289,38 +292,40 @@ function unwrap(node: ZodNode): { node: ZodNode; defaultValue: unknown; hasDefau
   let hasDefault = false;
   let description = n.description;
   for (;;) {
-    const def = n._zod.def;
-    if (def.type === 'pipe') {
-      // `.transform(…)`: describe the input side (what an operator writes).
-      n = def.in as ZodNode;
-      description ??= n.description;
-      continue;
-    }
-    if (def.type === 'default' || def.type === 'prefault') {
-      if (!hasDefault) {
-        defaultValue = def.type === 'default' ? def.defaultValue : undefined;
-        hasDefault = def.type === 'default';
+    const def = n._def;
+    let inner: ZodNode;
+    if (def.typeName === 'ZodEffects') {
+      // `.transform(…)` / `.superRefine(…)`: describe the input side (what an operator writes).
+      inner = def.schema as ZodNode;
+    } else if (def.typeName === 'ZodPipeline') {
+      inner = def.in as ZodNode;
+    } else if (WRAPPERS.has(def.typeName)) {
+      inner = def.innerType as ZodNode;
+      // An object's `.default({})` only lets its own settings' defaults apply: each of those is listed instead.
+      if (def.typeName === 'ZodDefault' && !hasDefault && unwrap(inner).node._def.typeName !== 'ZodObject') {
+        defaultValue = (def.defaultValue as () => unknown)();
+        hasDefault = true;
       }
-    } else if (def.type !== 'optional' && def.type !== 'nullable' && def.type !== 'readonly') {
+    } else {
       return { node: n, defaultValue, hasDefault, description };
     }
-    n = def.innerType as ZodNode;
+    n = inner;
     description ??= n.description;
   }
 }
 
 function accepts(node: ZodNode): string {
-  const def = node._zod.def;
-  switch (def.type) {
-    case 'string':
+  const def = node._def;
+  switch (def.typeName) {
+    case 'ZodString':
       return 'text';
-    case 'boolean':
+    case 'ZodBoolean':
       return 'true | false';
-    case 'enum':
-      return Object.values(def.entries as Record<string, string>).join(' | ');
-    case 'literal':
-      return (def.values as unknown[]).map((v) => JSON.stringify(v)).join(' | ');
-    case 'number': {
+    case 'ZodEnum':
+      return (def.values as string[]).join(' | ');
+    case 'ZodLiteral':
+      return JSON.stringify(def.value);
+    case 'ZodNumber': {
       const n = node as unknown as { minValue: number | null; maxValue: number | null; isInt: boolean };
       const kind = n.isInt ? 'integer' : 'number';
       const min = n.minValue !== null && Number.isFinite(n.minValue) && n.minValue > Number.MIN_SAFE_INTEGER ? n.minValue : undefined;
@@ -330,16 +335,16 @@ function accepts(node: ZodNode): string {
       if (max !== undefined) return `${kind} <= ${max}`;
       return kind;
     }
-    case 'array':
-      return `list of ${accepts(unwrap(def.element as ZodNode).node)}`;
-    case 'record':
+    case 'ZodArray':
+      return `list of ${accepts(unwrap(def.type as ZodNode).node)}`;
+    case 'ZodRecord':
       return 'object (JSON)';
-    case 'union':
+    case 'ZodUnion':
       return (def.options as ZodNode[]).map((o) => accepts(unwrap(o).node)).join(', or ');
-    case 'object':
-      return `{ ${Object.keys(def.shape as Record<string, unknown>).join(', ')} }`;
+    case 'ZodObject':
+      return `{ ${Object.keys((def.shape as () => Record<string, unknown>)()).join(', ')} }`;
     default:
-      return def.type;
+      return def.typeName.replace(/^Zod/, '').toLowerCase();
   }
 }
 
@@ -356,9 +361,9 @@ export function describeSettings(schema: z.ZodType, bindings: EnvBindings): Sett
   const out: SettingDescription[] = [];
   const walk = (node: ZodNode, path: string[]): void => {
     const u = unwrap(node);
-    const def = u.node._zod.def;
-    if (def.type === 'object' && !envByPath.has(path.join('.'))) {
-      for (const [key, child] of Object.entries(def.shape as Record<string, ZodNode>)) walk(child, [...path, key]);
+    const def = u.node._def;
+    if (def.typeName === 'ZodObject' && !envByPath.has(path.join('.'))) {
+      for (const [key, child] of Object.entries((def.shape as () => Record<string, ZodNode>)())) walk(child, [...path, key]);
       return;
     }
     const key = path.join('.');

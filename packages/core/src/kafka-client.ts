@@ -6,7 +6,7 @@ import './kafkajs-partition-grouping.js';
 import './kafkajs-request-framing.js';
 import './kafkajs-produce-request.js';
 import kafkajs, { type KafkaConfig, type LogEntry, type ProducerConfig, type Producer, type SASLOptions } from 'kafkajs';
-import type { z } from 'zod';
+import type { z } from 'zod/v3';
 import type { Logger } from 'pino';
 import { tlsOptions, type kafkaConfig } from './config.js';
 import { ConnectionError, errorMessage } from './errors.js';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { z } from 'zod/v3';
 import { ConnectionError, DecodeError, SchemaError } from './errors.js';
 import { tlsOptions, type registryConfig } from './config.js';
 import { http, https } from './node-http.js';

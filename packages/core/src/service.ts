@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { z } from 'zod';
+import type { z } from 'zod/v3';
 import { ConfigError, errorMessage, isRetriable, WalrelayError } from './errors.js';
 import { createLogger, type Logger } from './logging.js';
 import { createMetricsRegistry, startObservabilityServer, type HealthState, type Registry } from './observability.js';
@@ -41,7 +41,7 @@ export interface ServiceDefinition<C extends ServiceConfig> {
   /** What the binary does, for --help (one paragraph). */
   readonly summary: string;
   /** The one config definition: `--help` lists it, start-up validates against it. */
-  readonly settings: { readonly schema: z.ZodType<C>; readonly bindings: EnvBindings };
+  readonly settings: { readonly schema: z.ZodType<C, z.ZodTypeDef, unknown>; readonly bindings: EnvBindings };
   /** Fields of the start-up log line (secrets already redacted). */
   readonly describe: (config: C) => Record<string, unknown>;
   /** The services to reach, in order, before `create` (default: none). */

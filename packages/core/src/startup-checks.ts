@@ -3,7 +3,7 @@ import { checkKafka, type KafkaSettings } from './kafka-client.js';
 import { redactUrl, type Logger } from './logging.js';
 import { registryClientFromConfig } from './schema-registry.js';
 import type { registryConfig } from './config.js';
-import type { z } from 'zod';
+import type { z } from 'zod/v3';
 import type { StartupCheck } from './service.js';
 
 /** The start-up check of the Kafka brokers (one bounded attempt, see checkKafka). */

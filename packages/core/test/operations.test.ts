@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { logLevel } from 'kafkajs';
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import {
   commonConfig,
   commonEnv,
@@ -22,7 +22,7 @@ import {
   UsageError,
 } from '../src/index.js';
 
-const schema = z.object({ ...commonConfig, nested: z.object({ size: z.number().int().min(1).default(5) }).strict().prefault({}) }).strict();
+const schema = z.object({ ...commonConfig, nested: z.object({ size: z.number().int().min(1).default(5) }).strict().default({}) }).strict();
 const bindings = { ...commonEnv, WALRELAY_SIZE: { path: ['nested', 'size'], type: 'int' as const } };
 
 test('the command line: --help, -h, --version, --config forms; anything else is a usage error naming it', () => {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import {
   commonConfig,
   tlsConfig,
@@ -24,7 +24,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
           ssl: tlsConfig.optional(),
         })
         .strict()
-        .prefault({}),
+        .default({}),
       groupId: z.string().min(1).default(`walrelay-sink-${dialect}`),
       /**
        * Source tables to apply (`schema.table`, `table` for public, `"quoted"` parts: the
@@ -65,7 +65,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
           fetchBytesPerPartition: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(1024 * 1024),
         })
         .strict()
-        .prefault({}),
+        .default({}),
       truncate: z.enum(['apply', 'ignore']).default('apply'),
       /** A record that cannot be decoded or stored: stop (fail) or send it to `<prefix>.__walrelay_dlq.<sink>` (dlq). */
       onError: z.enum(['fail', 'dlq']).default('fail'),
@@ -75,7 +75,7 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
           maxMs: z.number().int().min(1).default(15_000),
         })
         .strict()
-        .prefault({}),
+        .default({}),
       sessionTimeoutMs: z.number().int().min(6_000).default(30_000),
       /** How often to look for new table topics (a table added to the publication). */
       topicRefreshMs: z.number().int().min(100).default(5_000),

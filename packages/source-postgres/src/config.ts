@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { commonConfig, tlsConfig, commonEnv, configFileFromArgs, loadConfig, parseTableName, tablesSetting, type EnvBindings } from '@walrelay/core';
 import { lifecycleConfig, lifecycleEnv } from './lifecycle-config.js';
 import { heartbeatConfig, heartbeatEnv } from './heartbeat/heartbeat.js';
@@ -14,7 +14,7 @@ export const sourceConfigSchema = z
         ssl: tlsConfig.optional(),
       })
       .strict()
-      .prefault({}),
+      .default({}),
     slot: pgIdent.regex(/^[a-z0-9_]+$/, 'replication slot names are lower-case letters, digits and _').default('walrelay'),
     publication: pgIdent.default('walrelay'),
     /** Tables to capture as `schema.table` (or `table` for public); empty = every table with a key. */
@@ -47,7 +47,7 @@ export const sourceConfigSchema = z
         config: z.record(z.string(), z.string()).default({}),
       })
       .strict()
-      .prefault({}),
+      .default({}),
     /**
      * Record format: `walrelay` (walrelay's own schemas, `pg` field properties, `unchanged_toast`)
      * or `debezium` (Debezium's PostgreSQL connector encodings and Connect schema parameters, for
@@ -69,7 +69,7 @@ export const sourceConfigSchema = z
         timeoutMs: z.number().int().min(1000).default(60_000),
       })
       .strict()
-      .prefault({}),
+      .default({}),
     /** How often a standby checks whether it can take over. */
     standbyPollMs: z.number().int().min(100).default(1_000),
     /** Standby status updates to PostgreSQL at least this often. */

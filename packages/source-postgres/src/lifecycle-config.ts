@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import type { EnvBindings } from '@walrelay/core';
 
 /**
@@ -26,7 +26,7 @@ export const lifecycleConfig = {
       signalTable: z.string().min(1).default('public.walrelay_signals'),
     })
     .strict()
-    .prefault({}),
+    .default({}),
 };
 
 export const lifecycleEnv: EnvBindings = {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { ConfigError } from '../errors.js';
 
 /** A PostgreSQL table by its exact schema and table names. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import type pg from 'pg';
 import { ConfigError, Counter, Gauge, errorMessage, type Logger, type Registry } from '@walrelay/core';
 import { pgClient, type PgConnectionSettings } from '../replication/connection.js';
@@ -21,7 +21,7 @@ export const heartbeatConfig = z
     actionQuery: z.string().min(1).optional(),
   })
   .strict()
-  .prefault({});
+  .default({});
 
 export type HeartbeatSettings = z.output<typeof heartbeatConfig>;
 
