@@ -26,3 +26,42 @@ export function cpuSeconds(pid: number | undefined): number {
     return 0;
   }
 }
+
+/** Where a process's resident memory is (from /proc/<pid>/smaps), in bytes. */
+export interface ResidentParts {
+  /** Pages of the node binary itself (code, read-only data, V8's snapshot): shared, clean. */
+  readonly nodeBinary: number;
+  /** Other files mapped (shared libraries, native addons). */
+  readonly otherFiles: number;
+  /** The brk heap (glibc malloc's main arena: native allocations such as SQLite's page cache). */
+  readonly brkHeap: number;
+  /** Anonymous mappings: the V8 heap's pages, other malloc arenas, thread stacks. */
+  readonly anonymous: number;
+}
+
+export function residentParts(pid: number | undefined): ResidentParts | undefined {
+  if (!pid) return undefined;
+  let smaps: string;
+  try {
+    smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const parts = { nodeBinary: 0, otherFiles: 0, brkHeap: 0, anonymous: 0 };
+  let name = '';
+  for (const line of smaps.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      name = head[1] ?? '';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss) continue;
+    const bytes = Number(rss[1]) * 1024;
+    if (name === '[heap]') parts.brkHeap += bytes;
+    else if (name === '' || name.startsWith('[')) parts.anonymous += bytes;
+    else if (/\/node$/.test(name)) parts.nodeBinary += bytes;
+    else parts.otherFiles += bytes;
+  }
+  return parts;
+}

@@ -19,7 +19,7 @@ import { SqliteTarget } from '@walrelay/sink-sqlite';
 import { signalTableDdl } from '@walrelay/source-postgres';
 import { MysqlTarget } from '@walrelay/sink-mysql';
 import type { TargetDriver } from '@walrelay/sink';
-import { cpuSeconds, procStatus } from './process-stats.js';
+import { cpuSeconds, procStatus, residentParts } from './process-stats.js';
 import { debeziumJdbcSink, debeziumSource, dropDatabases, dropSlots, requireConnect, type PhaseResult } from './debezium-compare.js';
 
 /**
@@ -197,6 +197,26 @@ const peakRss: Record<string, number> = {};
 const idleRss: Record<string, number> = {};
 /** Just after start-up (not idle yet: reported, not held to the idle target). */
 const startedRss: Record<string, number> = {};
+/** Where each idle process's RSS is (MB): smaps parts, and the V8 heap when the process serves /metrics. */
+const idleParts: Record<string, Record<string, number>> = {};
+async function noteIdle(label: string, proc: RunningProcess, port?: number): Promise<void> {
+  idleRss[label] = procStatus(proc.child.pid, 'VmRSS');
+  const mb = (b: number): number => Math.round(b / 104857.6) / 10;
+  const parts = residentParts(proc.child.pid);
+  const out: Record<string, number> = {};
+  if (parts) for (const [k, v] of Object.entries(parts)) out[k] = mb(v);
+  if (port !== undefined) {
+    try {
+      const m = await scrape(port);
+      out.v8HeapTotal = mb(sum(m, 'walrelay_process_nodejs_heap_size_total_bytes'));
+      out.v8HeapUsed = mb(sum(m, 'walrelay_process_nodejs_heap_size_used_bytes'));
+      out.external = mb(sum(m, 'walrelay_process_nodejs_external_memory_bytes'));
+    } catch {
+      /* not serving: smaps parts only */
+    }
+  }
+  idleParts[label] = out;
+}
 function notePeak(name: string, proc: RunningProcess): void {
   peakRss[name] = Math.max(peakRss[name] ?? 0, procStatus(proc.child.pid, 'VmHWM'));
 }
@@ -325,7 +345,7 @@ async function main(): Promise<void> {
         startedRss['source (started 3 s ago, streaming nothing)'] = procStatus(init.child.pid, 'VmRSS');
         if (IDLE_SECONDS > 0) {
           await sleep(IDLE_SECONDS * 1000);
-          idleRss[`source (fresh, ${IDLE_SECONDS + 3} s streaming nothing)`] = procStatus(init.child.pid, 'VmRSS');
+          await noteIdle(`source (fresh, ${IDLE_SECONDS + 3} s streaming nothing)`, init);
         }
       }
       await init.stop();
@@ -764,12 +784,14 @@ async function main(): Promise<void> {
     // during the run back after idleMemoryReleaseMs, 10 s by default, of quiet).
     if (IDLE_SECONDS > 0) {
       await sleep(IDLE_SECONDS * 1000);
-      idleRss[`source (after the run, ${IDLE_SECONDS} s idle)`] = procStatus(source.child.pid, 'VmRSS');
-      for (const k of sinks) idleRss[`${k.name} (after the run, ${IDLE_SECONDS} s idle)`] = procStatus(k.proc!.child.pid, 'VmRSS');
+      await noteIdle(`source (after the run, ${IDLE_SECONDS} s idle)`, source, sourcePort);
+      for (const k of sinks) await noteIdle(`${k.name} (after the run, ${IDLE_SECONDS} s idle)`, k.proc!, k.port);
     }
+    result.idleResidentPartsMB = idleParts;
     result.idleRssMB = Object.fromEntries(Object.entries(idleRss).map(([k, v]) => [k, Math.round(v / 1048576)]));
     result.startedRssMB = Object.fromEntries(Object.entries(startedRss).map(([k, v]) => [k, Math.round(v / 1048576)]));
     log(`idle RSS: ${JSON.stringify(result.idleRssMB)} (MB); just started: ${JSON.stringify(result.startedRssMB)} (MB)`);
+    for (const [k, v] of Object.entries(idleParts)) log(`idle ${k}: ${Object.entries(v).map(([n, mb]) => `${n} ${mb}`).join(', ')} (MB)`);
 
     // 8. The wide-row workload through the source, alone on the machine (the other processes stopped):
     // its own table, publication, slot, topic prefix and pg_recvlogical ceiling.

@@ -14,6 +14,7 @@ import {
   DecodeError,
   ValueError,
 } from '../src/index.js';
+import { smallUnscaled } from '../src/avro/codec.js';
 
 test('long fields are bigint, also beyond 2^53 and at the int64 extremes', () => {
   const type = avroType({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'long' }, { name: 'b', type: ['null', 'long'] }] });
@@ -183,4 +184,50 @@ test('nullable unions write the same bytes as avsc, refuse what their branch can
   }
   assert.throws(() => encodeFramed(logical, 7, { l: null, m: '1.234' }), (e: unknown) => e instanceof ValueError && /\bm\b/.test(e.message));
   assert.throws(() => encodeFramed(logical, 7, { l: 5, m: null }), (e: unknown) => e instanceof ValueError && /\bl\b/.test(e.message));
+});
+
+test('small decimals: the direct writer agrees with the general path on every text, valid or not (property)', () => {
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const digits = (n: number): string => Array.from({ length: n }, () => String(rnd(10))).join('');
+  const texts = ['0', '-0', '-0.00', '+1', '.5', '5.', '.', '-', '', ' 1', '1 ', '1e3', 'NaN', '00012.3400', '99999999999999', '100000000000000', '-99999999999999', '0.00000000000001', '1.2.3', '--1', '+-1'];
+  for (let i = 0; i < 20_000; i++) {
+    const sign = ['', '-', '+'][rnd(3)]!;
+    const int = rnd(8) === 0 ? '' : digits(rnd(17));
+    const frac = rnd(3) === 0 ? '' : `.${digits(rnd(8))}`;
+    texts.push(`${sign}${int}${frac}`);
+  }
+  let direct = 0;
+  let valid = 0;
+  for (const [precision, scale] of [[0, 0], [12, 2], [14, 4], [15, 0], [30, 6], [5, 5], [3, 0]] as const) {
+    const type = avroType({ type: 'record', name: 'D', fields: [{ name: 'd', type: ['null', { type: 'bytes', logicalType: 'decimal', precision, scale }] }] });
+    for (const text of texts) {
+      let expected: bigint | Error;
+      try {
+        expected = parseUnscaled(text, scale, precision);
+      } catch (e) {
+        expected = e as Error;
+      }
+      const small = smallUnscaled(text, scale, precision);
+      if (!(expected instanceof Error)) valid++;
+      if (small !== undefined) {
+        direct++;
+        assert.ok(!(expected instanceof Error), `${text} (${precision},${scale}): direct path took a value the general path refuses`);
+        assert.equal(BigInt(small), expected, `${text} (${precision},${scale})`);
+      }
+      if (expected instanceof Error) {
+        assert.throws(() => encodeAvro(type, { d: text }), ValueError, `${text} (${precision},${scale}) must be refused`);
+      } else {
+        // The bytes avsc would write: the union branch, the length, the minimal two's complement.
+        const bytes = bigIntToBytes(expected);
+        const zigzag = (n: number): number[] => [n * 2];
+        assert.deepEqual([...encodeAvro(type, { d: text })], [2, ...zigzag(bytes.length), ...bytes], `${text} (${precision},${scale})`);
+      }
+    }
+  }
+  // The direct path is the common one (short texts), not a branch the property never reaches.
+  assert.ok(direct > valid / 3, `direct path answered ${direct} of ${valid} valid texts`);
 });

@@ -1,8 +1,41 @@
 import { Counter, Gauge, Histogram, type Registry } from '@walrelay/core';
 import { ReplicationLagClock } from './replication-lag.js';
 
+/**
+ * The stream's per-change counts, kept in plain fields and added to their counters when the
+ * registry is read (a scrape, or the status command). prom-client hashes the labels of every
+ * `inc`: once per change that was ≈2% of the source's CPU in catch-up (docs/performance.md).
+ * What a scrape shows is unchanged: every change published up to that moment.
+ */
+export class StreamCounts {
+  #byTable = new Map<string, Record<string, number>>();
+  #bytes = 0;
+
+  change(table: string, op: string): void {
+    let ops = this.#byTable.get(table);
+    if (ops === undefined) this.#byTable.set(table, (ops = {}));
+    ops[op] = (ops[op] ?? 0) + 1;
+  }
+
+  bytes(n: number): void {
+    this.#bytes += n;
+  }
+
+  flushChanges(counter: Counter<'table' | 'op'>): void {
+    for (const [table, ops] of this.#byTable) for (const [op, n] of Object.entries(ops)) counter.inc({ table, op }, n);
+    this.#byTable.clear();
+  }
+
+  flushBytes(counter: Counter<string>): void {
+    if (this.#bytes > 0) counter.inc(this.#bytes);
+    this.#bytes = 0;
+  }
+}
+
 export interface SourceMetrics {
+  /** Counted per change by the stream (through `counts`), per chunk by snapshots. */
   readonly changes: Counter<'table' | 'op'>;
+  readonly counts: StreamCounts;
   readonly transactions: Counter<string>;
   readonly kafkaTransactions: Counter<string>;
   readonly bytes: Counter<string>;
@@ -22,12 +55,29 @@ export interface SourceMetrics {
 export function createSourceMetrics(registry: Registry): SourceMetrics {
   const r = [registry];
   const lag = new ReplicationLagClock();
+  const counts = new StreamCounts();
   return {
     lag,
-    changes: new Counter({ name: 'walrelay_source_changes_total', help: 'Row changes published, by table and op', labelNames: ['table', 'op'], registers: r }),
+    counts,
+    changes: new Counter({
+      name: 'walrelay_source_changes_total',
+      help: 'Row changes published, by table and op',
+      labelNames: ['table', 'op'],
+      registers: r,
+      collect() {
+        counts.flushChanges(this);
+      },
+    }),
     transactions: new Counter({ name: 'walrelay_source_transactions_total', help: 'PostgreSQL transactions published', registers: r }),
     kafkaTransactions: new Counter({ name: 'walrelay_source_kafka_transactions_total', help: 'Kafka transactions committed', registers: r }),
-    bytes: new Counter({ name: 'walrelay_source_bytes_total', help: 'Record bytes (key + value) published', registers: r }),
+    bytes: new Counter({
+      name: 'walrelay_source_bytes_total',
+      help: 'Record bytes (key + value) published',
+      registers: r,
+      collect() {
+        counts.flushBytes(this);
+      },
+    }),
     lagBytes: new Gauge({ name: 'walrelay_source_replication_lag_bytes', help: 'Server WAL end minus the LSN confirmed to PostgreSQL', registers: r }),
     lagSeconds: new Gauge({
       name: 'walrelay_source_replication_lag_seconds',

@@ -380,13 +380,13 @@ export class ChangeStream {
     if (m.tag === 'insert') {
       const after = this.#row(t, m.newTuple, null);
       for (const r of changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
-      this.#metrics.changes.inc({ table, op: 'c' });
+      this.#metrics.counts.change(table, 'c');
       return;
     }
     if (m.tag === 'delete') {
       const before = this.#row(t, m.oldTuple, null);
       for (const r of changeRecords(t, { op: 'd', before: before.row, after: null, unchanged: [], source }, this.#options.tombstones)) await this.#add(r);
-      this.#metrics.changes.inc({ table, op: 'd' });
+      this.#metrics.counts.change(table, 'd');
       return;
     }
     const old = m.oldTuple ? this.#row(t, m.oldTuple, null) : null;
@@ -404,12 +404,12 @@ export class ChangeStream {
       if (after.unchanged.length > 0) this.#rereadAfterKeyChange(t, after.unchanged);
       for (const r of changeRecords(t, { op: 'd', before: old.row, after: null, unchanged: [], source }, this.#options.tombstones)) await this.#add(r);
       for (const r of changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
-      this.#metrics.changes.inc({ table, op: 'd' });
-      this.#metrics.changes.inc({ table, op: 'c' });
+      this.#metrics.counts.change(table, 'd');
+      this.#metrics.counts.change(table, 'c');
       return;
     }
     for (const r of changeRecords(t, { op: 'u', before: old?.row ?? null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
-    this.#metrics.changes.inc({ table, op: 'u' });
+    this.#metrics.counts.change(table, 'u');
   }
 
   /**
@@ -538,7 +538,7 @@ export class ChangeStream {
     this.#changeStart = false;
     const bytes = (r.key?.length ?? 0) + (r.value?.length ?? 0);
     this.#pendingBytes += bytes;
-    this.#metrics.bytes.inc(bytes);
+    this.#metrics.counts.bytes(bytes);
     if (this.#publisher.inTransaction === 0 && this.#pendingCommits === 0) this.#pendingSince = Date.now();
     const sending = this.#publisher.add(r);
     if (sending) await sending;

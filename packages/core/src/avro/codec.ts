@@ -177,6 +177,33 @@ export class DecimalType extends avro.types.LogicalType {
     return bigIntToBytes(parseUnscaled(value, this.scale, this.precision));
   }
 
+  /**
+   * Writes the decimal's bytes straight into the tap when its unscaled value has at most 14
+   * digits (exact in a double, at most 6 bytes): no regex, bigint or intermediate buffer.
+   * Anything else (more digits, whitespace, an invalid or out-of-range text) takes the
+   * general path, which carries it exactly or refuses it.
+   */
+  _write(tap: Tap, value: unknown): void {
+    const v = typeof value === 'string' ? smallUnscaled(value, this.scale, this.precision) : undefined;
+    if (v === undefined) {
+      (avro.types.LogicalType.prototype as unknown as { _write(this: DecimalType, tap: Tap, value: unknown): void })._write.call(this, tap, value);
+      return;
+    }
+    let len = 1;
+    while (len < 6 && (v < -(2 ** (8 * len - 1)) || v >= 2 ** (8 * len - 1))) len++;
+    tap.writeLong(len);
+    // Two's complement, big-endian; past the buffer's end the bytes are dropped and the
+    // position still advances, as avsc's writers do (the caller resizes and writes again).
+    let x = v < 0 ? v + 2 ** (8 * len) : v;
+    const buf = tap.buf;
+    const start = tap.pos;
+    for (let i = len - 1; i >= 0; i--) {
+      if (start + i < buf.length) buf[start + i] = x % 256;
+      x = Math.floor(x / 256);
+    }
+    tap.pos = start + len;
+  }
+
   override _resolve(type: avro.Type): ((x: unknown) => unknown) | undefined {
     if (type instanceof DecimalType && type.scale === this.scale) return (x) => x;
     return undefined;
@@ -218,6 +245,57 @@ export function bigIntToBytes(n: bigint): Buffer {
 }
 
 /** `"-12.3"` with scale 3 → -12300n. Rejects NaN/Infinity, too many digits, and lost precision. */
+/** Significant digits a double holds exactly with room to spare (10^14 < 2^47: six bytes). */
+const SMALL_DECIMAL_DIGITS = 14;
+
+/**
+ * The unscaled value of a plain decimal text (`[+-]digits[.digits]`) as a number, when it is
+ * valid, fits `precision` and `scale`, and has at most 14 significant digits; otherwise
+ * undefined, and `parseUnscaled` decides (it carries the value or refuses it with its error).
+ * Agrees with `parseUnscaled` wherever it answers (avro-codec.test.ts).
+ */
+export function smallUnscaled(text: string, scale: number, precision: number): number | undefined {
+  const n = text.length;
+  let i = 0;
+  let negative = false;
+  const first = text.charCodeAt(0);
+  if (first === 45 || first === 43) {
+    negative = first === 45;
+    i = 1;
+  }
+  let v = 0;
+  let significant = 0;
+  let sawDigit = false;
+  /** Fraction digits read so far (-1 before the point). */
+  let fraction = -1;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && fraction < 0) {
+      fraction = 0;
+      continue;
+    }
+    if (c < 48 || c > 57) return undefined;
+    sawDigit = true;
+    if (fraction >= 0) {
+      // Digits past the scale must be zeros (parseUnscaled drops them, or refuses the value).
+      if (fraction === scale) {
+        if (c !== 48) return undefined;
+        continue;
+      }
+      fraction++;
+    }
+    if (v === 0 && c === 48) continue;
+    if (++significant > SMALL_DECIMAL_DIGITS) return undefined;
+    v = v * 10 + (c - 48);
+  }
+  if (!sawDigit) return undefined;
+  if (v === 0) return 0;
+  const pad = scale - Math.max(fraction, 0);
+  if (significant + pad > SMALL_DECIMAL_DIGITS || (precision > 0 && significant + pad > precision)) return undefined;
+  for (let k = 0; k < pad; k++) v *= 10;
+  return negative ? -v : v;
+}
+
 export function parseUnscaled(text: string, scale: number, precision: number): bigint {
   const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) {
