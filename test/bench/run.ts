@@ -478,8 +478,11 @@ async function main(): Promise<void> {
     );
     const src = rateOf(srcSamples, N);
     const srcCpu = cpuSeconds(source.child.pid);
-    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N };
-    log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s)`);
+    // How long the stream waited on its produce requests (it awaits each before decoding on).
+    const sm0 = await scrape(sourcePort);
+    const produce = { requests: sum(sm0, 'walrelay_source_produce_seconds_count'), seconds: sum(sm0, 'walrelay_source_produce_seconds_sum'), kafkaTransactions: sum(sm0, 'walrelay_source_kafka_transactions_total') };
+    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N, produce };
+    log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s); ${produce.requests} produce requests took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions`);
 
     // 3b. --compare debezium: Debezium, walrelay again, Debezium again (each from its own waiting slot).
     const compare: { source: { walrelay: PhaseResult[]; debezium: PhaseResult[] }; sink: { walrelay: PhaseResult[]; debezium: PhaseResult[] } } = {

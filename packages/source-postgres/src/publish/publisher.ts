@@ -76,6 +76,10 @@ export class TransactionalPublisher {
   #bufferBytes = 0;
   /** Records sent or buffered in the open transaction. */
   #inTransaction = 0;
+  /** The produce request in flight (at most one: the next batch fills meanwhile); it never rejects. */
+  #inFlight: Promise<void> | undefined;
+  /** Why the request in flight failed, until a caller of add/commit is told. */
+  #sendFailure: { error: unknown } | undefined;
   readonly stats: PublishStats = { records: 0, bytes: 0, sends: 0 };
   onSend: ((records: number, bytes: number, ms: number) => void) | undefined;
   /** Each topic's batch size limit: records above it are refused with a clear error, batches are split below it. */
@@ -139,7 +143,13 @@ export class TransactionalPublisher {
     return BATCH_OVERHEAD + size <= limit ? undefined : this.#tooLarge(record.topic, record, size, limit);
   }
 
-  /** Buffers a record; returns a promise only when it sends (await it then), so the common path costs no await. */
+  /**
+   * Buffers a record; returns a promise only when the buffer is due to be sent (await it then),
+   * so the common path costs no await. The promise resolves once the previous produce request
+   * has completed and this batch's has started: the stream decodes and encodes the next batch
+   * while the broker handles this one (one request in flight, in order; a failure of a request
+   * is thrown by the next add that sends, or by commit).
+   */
   add(record: OutRecord): Promise<void> | undefined {
     const bytes = (record.key?.length ?? 0) + (record.value?.length ?? 0);
     this.#buffer.push({
@@ -152,13 +162,41 @@ export class TransactionalPublisher {
     this.#bufferBytes += bytes;
     this.#inTransaction++;
     if (this.#buffer.length >= this.#options.sendEveryRecords || this.#bufferBytes >= this.#options.sendEveryBytes) {
-      return this.#send();
+      return this.#dispatch();
     }
     return undefined;
   }
 
+  /** Waits for the request in flight, then starts sending the buffer without waiting for it. */
+  async #dispatch(): Promise<void> {
+    await this.#settle();
+    const sending = this.#send();
+    const inFlight = sending.then(
+      () => undefined,
+      (error: unknown) => {
+        this.#sendFailure = { error };
+      },
+    );
+    this.#inFlight = inFlight;
+  }
+
+  /** Waits until no request is in flight; throws the error of the one that was, if it failed. */
+  async #settle(): Promise<void> {
+    const inFlight = this.#inFlight;
+    if (inFlight) {
+      await inFlight;
+      if (this.#inFlight === inFlight) this.#inFlight = undefined;
+    }
+    const failure = this.#sendFailure;
+    if (failure) {
+      this.#sendFailure = undefined;
+      throw failure.error;
+    }
+  }
+
   /** Sends what is buffered and the checkpoint, then commits the Kafka transaction. */
   async commit(checkpoint: SourceCheckpoint): Promise<void> {
+    await this.#settle();
     this.#buffer.push({ key: Buffer.from(checkpoint.slot, 'utf8'), value: encodeCheckpoint(checkpoint), partition: 0 });
     this.#bufferTopics.push(this.#options.checkpointTopic);
     await this.#send();
@@ -170,6 +208,10 @@ export class TransactionalPublisher {
 
   /** Aborts the open transaction (nothing of it becomes visible). */
   async abort(): Promise<void> {
+    // The request in flight belongs to the transaction being aborted: let it finish (or fail) first.
+    await this.#inFlight;
+    this.#inFlight = undefined;
+    this.#sendFailure = undefined;
     this.#buffer = [];
     this.#bufferTopics = [];
     this.#bufferBytes = 0;
@@ -180,6 +222,8 @@ export class TransactionalPublisher {
   }
 
   async disconnect(): Promise<void> {
+    await this.#inFlight;
+    this.#inFlight = undefined;
     await this.#producer?.disconnect();
     this.#producer = undefined;
   }
