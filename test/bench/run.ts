@@ -405,9 +405,11 @@ async function main(): Promise<void> {
       );
       const rate = rateOf(samples, n);
       const phase = phaseOf(wideSource, rate, n);
+      const wm = await scrape(port);
+      const produce = { requests: sum(wm, 'walrelay_source_produce_seconds_count'), seconds: sum(wm, 'walrelay_source_produce_seconds_sum'), bytes: sum(wm, 'walrelay_source_bytes_total') };
       await wideSource.stop();
-      log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB)`);
-      return { table: 'wide (20 columns: int8 PK, 2 int4, 2 int8, 2 numeric, float8, float4, 3 text, varchar(200), timestamptz, timestamp, date, uuid, jsonb, bool, bytea)', changes: n, rowBytes, txSize: 100, ceiling, changesPerSecond: rate.rate, seconds: rate.seconds, ofCeiling: rate.rate / ceiling, cpuSecondsPer100k: phase.cpuSecondsPer100k, peakRssMB: phase.peakRssMB };
+      log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB); ${produce.requests} produce requests of ${(produce.bytes / Math.max(1, produce.requests) / 1048576).toFixed(1)} MB took ${produce.seconds.toFixed(2)} s`);
+      return { table: 'wide (20 columns: int8 PK, 2 int4, 2 int8, 2 numeric, float8, float4, 3 text, varchar(200), timestamptz, timestamp, date, uuid, jsonb, bool, bytea)', changes: n, rowBytes, txSize: 100, ceiling, changesPerSecond: rate.rate, seconds: rate.seconds, ofCeiling: rate.rate / ceiling, cpuSecondsPer100k: phase.cpuSecondsPer100k, peakRssMB: phase.peakRssMB, produce };
     };
     let source = await createSlot({ WALRELAY_SNAPSHOT: 'never' }, p.slot, 'source-init');
     for (const slot of recvSlots) await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
