@@ -217,6 +217,19 @@ async function noteIdle(label: string, proc: RunningProcess, port?: number): Pro
   }
   idleParts[label] = out;
 }
+/**
+ * A source's produce requests so far: how many, how long they took in all (one is in flight
+ * while the stream encodes the next batch), the bytes published and the Kafka transactions.
+ */
+function produceFigures(m: Metrics): { requests: number; seconds: number; bytes: number; kafkaTransactions: number } {
+  return {
+    requests: sum(m, 'walrelay_source_produce_seconds_count'),
+    seconds: sum(m, 'walrelay_source_produce_seconds_sum'),
+    bytes: sum(m, 'walrelay_source_bytes_total'),
+    kafkaTransactions: sum(m, 'walrelay_source_kafka_transactions_total'),
+  };
+}
+
 function notePeak(name: string, proc: RunningProcess): void {
   peakRss[name] = Math.max(peakRss[name] ?? 0, procStatus(proc.child.pid, 'VmHWM'));
 }
@@ -405,8 +418,7 @@ async function main(): Promise<void> {
       );
       const rate = rateOf(samples, n);
       const phase = phaseOf(wideSource, rate, n);
-      const wm = await scrape(port);
-      const produce = { requests: sum(wm, 'walrelay_source_produce_seconds_count'), seconds: sum(wm, 'walrelay_source_produce_seconds_sum'), bytes: sum(wm, 'walrelay_source_bytes_total') };
+      const produce = produceFigures(await scrape(port));
       await wideSource.stop();
       log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB); ${produce.requests} produce requests of ${(produce.bytes / Math.max(1, produce.requests) / 1048576).toFixed(1)} MB took ${produce.seconds.toFixed(2)} s`);
       return { table: 'wide (20 columns: int8 PK, 2 int4, 2 int8, 2 numeric, float8, float4, 3 text, varchar(200), timestamptz, timestamp, date, uuid, jsonb, bool, bytea)', changes: n, rowBytes, txSize: 100, ceiling, changesPerSecond: rate.rate, seconds: rate.seconds, ofCeiling: rate.rate / ceiling, cpuSecondsPer100k: phase.cpuSecondsPer100k, peakRssMB: phase.peakRssMB, produce };
@@ -480,9 +492,7 @@ async function main(): Promise<void> {
     );
     const src = rateOf(srcSamples, N);
     const srcCpu = cpuSeconds(source.child.pid);
-    // How long the stream waited on its produce requests (it awaits each before decoding on).
-    const sm0 = await scrape(sourcePort);
-    const produce = { requests: sum(sm0, 'walrelay_source_produce_seconds_count'), seconds: sum(sm0, 'walrelay_source_produce_seconds_sum'), kafkaTransactions: sum(sm0, 'walrelay_source_kafka_transactions_total') };
+    const produce = produceFigures(await scrape(sourcePort));
     result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N, produce };
     log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s); ${produce.requests} produce requests took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions`);
 

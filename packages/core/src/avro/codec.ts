@@ -189,8 +189,7 @@ export class DecimalType extends avro.types.LogicalType {
       (avro.types.LogicalType.prototype as unknown as { _write(this: DecimalType, tap: Tap, value: unknown): void })._write.call(this, tap, value);
       return;
     }
-    let len = 1;
-    while (len < 6 && (v < -(2 ** (8 * len - 1)) || v >= 2 ** (8 * len - 1))) len++;
+    const len = signedByteLength(v);
     tap.writeLong(len);
     // Two's complement, big-endian; past the buffer's end the bytes are dropped and the
     // position still advances, as avsc's writers do (the caller resizes and writes again).
@@ -222,13 +221,19 @@ export function bytesToBigInt(buf: Buffer): bigint {
 
 const SIX_BYTES = 2n ** 47n;
 
+/** The fewest bytes (1–6) that hold `v` in two's complement; `v` within ±2^47. */
+function signedByteLength(v: number): number {
+  let len = 1;
+  while (len < 6 && (v < -(2 ** (8 * len - 1)) || v >= 2 ** (8 * len - 1))) len++;
+  return len;
+}
+
 /** Two's complement, big-endian, minimal length (Avro's decimal bytes). */
 export function bigIntToBytes(n: bigint): Buffer {
   if (n >= -SIX_BYTES && n < SIX_BYTES) {
     // Exact as a number: find the shortest length that holds it and let Buffer write it.
     const v = Number(n);
-    let len = 1;
-    while (len < 6 && (v < -(2 ** (8 * len - 1)) || v >= 2 ** (8 * len - 1))) len++;
+    const len = signedByteLength(v);
     const out = Buffer.allocUnsafe(len);
     out.writeIntBE(v, 0, len);
     return out;
@@ -244,7 +249,6 @@ export function bigIntToBytes(n: bigint): Buffer {
   return Buffer.from(bytes);
 }
 
-/** `"-12.3"` with scale 3 → -12300n. Rejects NaN/Infinity, too many digits, and lost precision. */
 /** Significant digits a double holds exactly with room to spare (10^14 < 2^47: six bytes). */
 const SMALL_DECIMAL_DIGITS = 14;
 
@@ -296,6 +300,7 @@ export function smallUnscaled(text: string, scale: number, precision: number): n
   return negative ? -v : v;
 }
 
+/** `"-12.3"` with scale 3 → -12300n. Rejects NaN/Infinity, too many digits, and lost precision. */
 export function parseUnscaled(text: string, scale: number, precision: number): bigint {
   const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) {

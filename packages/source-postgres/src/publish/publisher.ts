@@ -194,6 +194,13 @@ export class TransactionalPublisher {
     }
   }
 
+  /** Waits for the request in flight and forgets how it ended (its transaction is being given up). */
+  async #quiesce(): Promise<void> {
+    await this.#inFlight;
+    this.#inFlight = undefined;
+    this.#sendFailure = undefined;
+  }
+
   /** Sends what is buffered and the checkpoint, then commits the Kafka transaction. */
   async commit(checkpoint: SourceCheckpoint): Promise<void> {
     await this.#settle();
@@ -209,9 +216,7 @@ export class TransactionalPublisher {
   /** Aborts the open transaction (nothing of it becomes visible). */
   async abort(): Promise<void> {
     // The request in flight belongs to the transaction being aborted: let it finish (or fail) first.
-    await this.#inFlight;
-    this.#inFlight = undefined;
-    this.#sendFailure = undefined;
+    await this.#quiesce();
     this.#buffer = [];
     this.#bufferTopics = [];
     this.#bufferBytes = 0;
@@ -222,8 +227,7 @@ export class TransactionalPublisher {
   }
 
   async disconnect(): Promise<void> {
-    await this.#inFlight;
-    this.#inFlight = undefined;
+    await this.#quiesce();
     await this.#producer?.disconnect();
     this.#producer = undefined;
   }

@@ -83,6 +83,16 @@ async function publisher(f: ReturnType<typeof fakeKafka>): Promise<Transactional
   return p;
 }
 
+/** A publisher that has sent its first batch (records 1 and 2), still in flight. */
+async function oneRequestInFlight(): Promise<{ f: ReturnType<typeof fakeKafka>; p: TransactionalPublisher }> {
+  const f = fakeKafka();
+  const p = await publisher(f);
+  p.add(record(1));
+  await p.add(record(2));
+  await f.sent(1);
+  return { f, p };
+}
+
 test('the next batch fills while one request is in flight; requests stay in order, never two at once', async () => {
   const f = fakeKafka();
   const p = await publisher(f);
@@ -112,11 +122,7 @@ test('the next batch fills while one request is in flight; requests stay in orde
 });
 
 test('a failed request is thrown by the next send, and abort waits for the request in flight', async () => {
-  const f = fakeKafka();
-  const p = await publisher(f);
-  p.add(record(1));
-  await p.add(record(2));
-  await f.sent(1);
+  const { f, p } = await oneRequestInFlight();
   f.requests[0]!.fail(new Error('broker said no'));
   p.add(record(3));
   await assert.rejects(p.add(record(4))!, /broker said no/);
@@ -126,11 +132,7 @@ test('a failed request is thrown by the next send, and abort waits for the reque
 });
 
 test('a failed request is thrown by commit, which then sends nothing', async () => {
-  const f = fakeKafka();
-  const p = await publisher(f);
-  p.add(record(1));
-  await p.add(record(2));
-  await f.sent(1);
+  const { f, p } = await oneRequestInFlight();
   const committing = p.commit(checkpoint);
   f.requests[0]!.fail(new Error('not leader'));
   await assert.rejects(committing, /not leader/);
@@ -138,11 +140,7 @@ test('a failed request is thrown by commit, which then sends nothing', async () 
 });
 
 test('abort with a request in flight waits for it before aborting', async () => {
-  const f = fakeKafka();
-  const p = await publisher(f);
-  p.add(record(1));
-  await p.add(record(2));
-  await f.sent(1);
+  const { f, p } = await oneRequestInFlight();
   const aborting = p.abort();
   await new Promise((r) => setImmediate(r));
   assert.ok(!f.log.includes('abort'));
