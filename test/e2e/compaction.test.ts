@@ -15,8 +15,13 @@ import type { RunningProcess } from '../support/processes.js';
  * their tombstones stay) and, in one partition only, the older truncate markers. The
  * restarted sink must still delete those rows and apply the truncates in order: the
  * partitions stop at different truncates, and the oldest are passed over.
- * Topics get an aggressive cleaner config (segment.ms 1 s, no compaction lag) here.
+ * Topics get an aggressive cleaner config here (1 MB segments, no compaction lag). Segments
+ * roll by size, not by time, so which partitions the cleaner reaches does not depend on how
+ * fast the source publishes: only the partitions the filler writes ≥ 1 MB to.
  */
+/** Kafka's smallest segment.bytes; the filler's large values fill it in seconds. */
+const SEGMENT_BYTES = 1_048_576;
+
 describe('a sink behind the log cleaner (compacted topics, SQLite)', () => {
   const p = new TestPipeline('compact');
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'walrelay-')), 'target.sqlite');
@@ -28,7 +33,7 @@ describe('a sink behind the log cleaner (compacted topics, SQLite)', () => {
     await p.setup((s) => [`CREATE TABLE ${s}.keep (id int8 PRIMARY KEY, v text)`, `CREATE TABLE ${s}.trunc (id int8 PRIMARY KEY, v text)`]);
     p.capture('keep', 'trunc');
     p.startSource({
-      WALRELAY_TOPIC_CONFIG: JSON.stringify({ 'min.compaction.lag.ms': '0', 'segment.ms': '1000', 'min.cleanable.dirty.ratio': '0.01', 'delete.retention.ms': '86400000' }),
+      WALRELAY_TOPIC_CONFIG: JSON.stringify({ 'min.compaction.lag.ms': '0', 'segment.bytes': String(SEGMENT_BYTES), 'min.cleanable.dirty.ratio': '0.01', 'delete.retention.ms': '86400000' }),
     });
     sink = p.startSink('sink-sqlite', file);
   });
@@ -58,8 +63,9 @@ describe('a sink behind the log cleaner (compacted topics, SQLite)', () => {
     await p.db.query(`TRUNCATE ${s}.trunc`);
     await p.db.query(`INSERT INTO ${s}.trunc SELECT g, 'last' FROM generate_series(300, 330) g`);
 
-    // Keep appending so segments roll (segment.ms): to every partition of keep, and to
-    // partition 0 of trunc only, so only that partition of trunc is compacted.
+    // Keep appending large values so segments roll (segment.bytes): in every partition of keep,
+    // and in partition 0 of trunc only, so only that partition of trunc is compacted. Partitions 1
+    // and 2 of trunc never reach 1 MB, so their markers stay in their active segments.
     // The source may not have published the last rows yet: wait until the topic holds them.
     let trunc: ReadRecord[] = [];
     const lastRows = (rs: readonly ReadRecord[]) => rs.filter((r) => r.value?.op === 'c' && Number((r.key as { id: bigint }).id) >= 300);
@@ -73,8 +79,10 @@ describe('a sink behind the log cleaner (compacted topics, SQLite)', () => {
     let round = 0;
     filler = setInterval(() => {
       round++;
-      p.db.query(`UPDATE ${s}.keep SET v = 'fill ${round}' WHERE id > 250`).catch(() => undefined);
-      p.db.query(`UPDATE ${s}.trunc SET v = 'fill ${round}' WHERE id = ANY($1::int8[])`, [p0Keys]).catch(() => undefined);
+      // ≈6.4 KB per row: 50 rows of keep and the partition-0 rows of trunc per round.
+      const fill = `'fill ${round} ' || repeat(md5(random()::text), 200)`;
+      p.db.query(`UPDATE ${s}.keep SET v = ${fill} WHERE id > 250`).catch(() => undefined);
+      p.db.query(`UPDATE ${s}.trunc SET v = ${fill} WHERE id = ANY($1::int8[])`, [p0Keys]).catch(() => undefined);
     }, 400);
 
     // Wait for the cleaner: no delete record of keep left (only tombstones), and partition 0
@@ -89,10 +97,9 @@ describe('a sink behind the log cleaner (compacted topics, SQLite)', () => {
         const markers = (await readTopic(truncTopic)).filter((r) => r.headers['walrelay.truncate'] !== undefined);
         const perPartition = [0, 1, 2].map((q) => markers.filter((r) => r.partition === q).length);
         state = `keep: ${deletes} delete records, ${tombstones} tombstones; trunc markers per partition: ${perPartition.join('/')}`;
-        // Partitions 1 and 2 keep at least one older marker: how many depends on whether a segment
-        // rolled there while the truncates were published (segment.ms 1 s); either way they stop
-        // at an older truncate than partition 0.
-        return deletes === 0 && tombstones === 51 && perPartition[0] === 1 && perPartition[1]! >= 2 && perPartition[2]! >= 2;
+        // Partitions 1 and 2 are never cleaned: all three markers stay, so they stop at an
+        // older truncate than partition 0.
+        return deletes === 0 && tombstones === 51 && perPartition[0] === 1 && perPartition[1] === 3 && perPartition[2] === 3;
       },
       { timeoutMs: 240_000, intervalMs: 2_000, describe: () => state },
     );
