@@ -1,9 +1,10 @@
-import type { ChangeEnvelope, SchemaColumn, TableShape } from '@walrelay/core';
+import type { SchemaColumn, TableShape } from '@walrelay/core';
+import type { AppliedEnvelope } from './envelope-reader.js';
 import type { ApplyStep, RowValues } from './target.js';
 
 /** One decoded change of a table, in partition order. */
 export type TableChange =
-  | { readonly kind: 'change'; readonly key: Record<string, unknown>; readonly envelope: ChangeEnvelope }
+  | { readonly kind: 'change'; readonly key: Record<string, unknown>; readonly envelope: AppliedEnvelope }
   /** A tombstone: the row of this key is deleted. */
   | { readonly kind: 'delete'; readonly key: Record<string, unknown> }
   | { readonly kind: 'truncate' };

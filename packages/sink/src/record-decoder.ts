@@ -5,11 +5,11 @@ import {
   TRUNCATE_HEADER,
   tableShapeFromValueSchema,
   unframe,
-  type ChangeEnvelope,
   type SchemaRegistryClient,
   type TableShape,
 } from '@walrelay/core';
 import type avro from 'avsc';
+import { envelopeReader, type AppliedEnvelope, type EnvelopeReader } from './envelope-reader.js';
 import { debeziumEnvelope, debeziumTable, isDebeziumEnvelopeSchema, keyFieldsOf, DEBEZIUM_UNAVAILABLE_VALUE, type DebeziumTable } from './debezium/debezium-records.js';
 
 /** Re-exported from the wire contract (core's wire/truncate-marker.ts). */
@@ -17,12 +17,12 @@ export { TRUNCATE_HEADER };
 
 /** A Kafka record decoded into what the runtime needs. */
 export type DecodedRecord =
-  | { readonly kind: 'change'; readonly schemaId: number; readonly shape: TableShape; readonly key: Record<string, unknown>; readonly envelope: ChangeEnvelope }
+  | { readonly kind: 'change'; readonly schemaId: number; readonly shape: TableShape; readonly key: Record<string, unknown>; readonly envelope: AppliedEnvelope }
   /**
    * `origin: 'debezium'`: Debezium's one truncate record (no key, one partition), not walrelay's
    * marker written to every partition; the runtime applies it only on a one-partition topic.
    */
-  | { readonly kind: 'truncate'; readonly schemaId: number; readonly shape: TableShape; readonly envelope: ChangeEnvelope; readonly origin?: 'debezium' }
+  | { readonly kind: 'truncate'; readonly schemaId: number; readonly shape: TableShape; readonly envelope: AppliedEnvelope; readonly origin?: 'debezium' }
   /** A null value: the key's row is gone (the change record before it may have been compacted away). */
   | { readonly kind: 'tombstone'; readonly key: Record<string, unknown> | null };
 
@@ -35,6 +35,8 @@ interface SchemaEntry {
   readonly shape: TableShape | null;
   readonly format: RecordFormat | 'key';
   readonly text: string;
+  /** walrelay's value schemas: the reader that skips the source fields a sink does not read. */
+  readonly reader?: EnvelopeReader;
   /** A key schema's field names in key order, parsed once per schema id (Debezium's records need them). */
   readonly keyFields?: string[];
 }
@@ -79,7 +81,7 @@ export class RecordDecoder {
     const v = unframe(value);
     const valueEntry = this.#resolved.get(v.schemaId);
     if (!valueEntry || valueEntry.format !== 'walrelay') return undefined;
-    const envelope = envelopeOf(v.schemaId, valueEntry, v.payload) as unknown as ChangeEnvelope;
+    const envelope = envelopeOf(v.schemaId, valueEntry, v.payload) as unknown as AppliedEnvelope;
     // A truncate marker's key is not Avro: it is never decoded.
     const truncate = walrelayTruncate(v.schemaId, valueEntry, envelope, headers);
     if (truncate) return truncate;
@@ -97,7 +99,7 @@ export class RecordDecoder {
     const valueEntry = await this.#schema(v.schemaId, true);
     const raw = envelopeOf(v.schemaId, valueEntry, v.payload);
     if (valueEntry.format === 'debezium') return this.#decodeDebezium(v.schemaId, valueEntry, raw, key, topic);
-    const envelope = raw as unknown as ChangeEnvelope;
+    const envelope = raw as unknown as AppliedEnvelope;
     const truncate = walrelayTruncate(v.schemaId, valueEntry, envelope, headers);
     if (truncate) return truncate;
     if (!key) throw new DecodeError(`change record without a key (op ${envelope.op})`);
@@ -179,7 +181,8 @@ export class RecordDecoder {
           throw new DecodeError(`value schema ${id} is not JSON`, { cause });
         }
         if (isDebeziumEnvelopeSchema(parsed)) return { type, shape: null, format: 'debezium', text };
-        return { type, shape: tableShapeFromValueSchema(text), format: 'walrelay', text };
+        const reader = envelopeReader(text, type);
+        return { type, shape: tableShapeFromValueSchema(text), format: 'walrelay', text, ...(reader ? { reader } : {}) };
       });
       this.#schemas.set(id, entry);
       entry.then(
@@ -193,13 +196,13 @@ export class RecordDecoder {
 
 /** A value decoded with its schema: it must be a change envelope. */
 function envelopeOf(schemaId: number, entry: SchemaEntry, payload: Buffer): Record<string, unknown> {
-  const raw = decodeAvro(entry.type, payload) as Record<string, unknown>;
+  const raw = (entry.reader ? decodeAvro(entry.reader.type, payload, entry.reader.resolver) : decodeAvro(entry.type, payload)) as Record<string, unknown>;
   if (typeof raw?.op !== 'string') throw new DecodeError(`record with schema id ${schemaId} is not a change envelope`);
   return raw;
 }
 
 /** A walrelay truncate (op `t`, or a marker's header), else undefined. */
-function walrelayTruncate(schemaId: number, entry: SchemaEntry, envelope: ChangeEnvelope, headers: Record<string, unknown> | undefined): DecodedRecord | undefined {
+function walrelayTruncate(schemaId: number, entry: SchemaEntry, envelope: AppliedEnvelope, headers: Record<string, unknown> | undefined): DecodedRecord | undefined {
   if (envelope.op !== 't' && (!headers || headers[TRUNCATE_HEADER] === undefined)) return undefined;
   return { kind: 'truncate', schemaId, shape: entry.shape as TableShape, envelope };
 }

@@ -413,9 +413,10 @@ export function encodeFramed(type: avro.Type, schemaId: number, value: unknown):
   }
 }
 
-export function decodeAvro(type: avro.Type, bytes: Buffer): unknown {
+/** Decodes `bytes` with `type`; with a resolver, bytes written with the resolver's writer type. */
+export function decodeAvro(type: avro.Type, bytes: Buffer, resolver?: ReturnType<avro.Type['createResolver']>): unknown {
   try {
-    return type.fromBuffer(bytes);
+    return type.fromBuffer(bytes, resolver);
   } catch (cause) {
     throw new DecodeError(`Avro payload does not decode with schema ${type.name ?? type.typeName}: ${(cause as Error).message}`, { cause });
   }
