@@ -24,7 +24,7 @@
  * dynamic threshold ends up anyway: buffers of 128 KB–32 MB come from the heap, not from an
  * mmap and munmap each), and a trim threshold of 128 KB instead of the dynamic one (twice the
  * mmap threshold: up to 64 MB freed at the top of the heap was never given back). Measured:
- * peaks and idle RSS 10–30 MB lower at the same throughput (docs/performance.md, Session 10).
+ * peaks ≈10 MB and idle RSS after a burst ≈10 MB lower at the same CPU per change (docs/performance.md, Session 10).
  * Any malloc tuning of the operator's (`GLIBC_TUNABLES` naming glibc.malloc, or a `MALLOC_*`
  * variable) wins; `WALRELAY_MALLOC_TUNABLES` replaces the defaults (empty: glibc's own).
  * Other C libraries (musl) ignore the variable.
