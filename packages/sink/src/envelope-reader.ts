@@ -45,6 +45,11 @@ export function envelopeReader(writerText: string, writer: avro.Type): EnvelopeR
     return { ...f, type: { ...t, fields: keep } };
   });
   if (!projected) return undefined;
-  const type = avroType({ ...parsed, fields });
-  return { type, resolver: type.createResolver(writer) };
+  try {
+    const type = avroType({ ...parsed, fields });
+    return { type, resolver: type.createResolver(writer) };
+  } catch {
+    // Projection is only a shortcut: a schema avsc cannot resolve this way is decoded whole, exactly.
+    return undefined;
+  }
 }
