@@ -84,3 +84,11 @@ test('a schema with nothing to skip, or no inline source record, is decoded whol
   const noSource = { type: 'record', name: 'K', fields: [{ name: 'id', type: 'long' }] };
   assert.equal(envelopeReader(JSON.stringify(noSource), avroType(noSource)), undefined);
 });
+
+test('a projection avsc cannot resolve from the writer is not used: the record is decoded whole', () => {
+  const schemas = deriveChangeSchemas('walrelay.public.t', { schema: 'public', table: 't', columns: assignFieldNames(specs().slice(0, 2)) });
+  const parsed = JSON.parse(schemas.value) as { fields: { name: string; type: unknown }[] };
+  // A writer whose `op` is an int cannot be read as the projection's string.
+  const writer = avroType({ ...parsed, fields: parsed.fields.map((f) => (f.name === 'op' ? { ...f, type: 'int' } : f)) });
+  assert.equal(envelopeReader(schemas.value, writer), undefined);
+});
