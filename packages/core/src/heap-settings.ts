@@ -48,7 +48,8 @@ export function mallocTunablesToAdd(env: NodeJS.ProcessEnv): string | undefined 
   const wanted = env.WALRELAY_MALLOC_TUNABLES ?? DEFAULT_MALLOC_TUNABLES;
   if (wanted.trim() === '') return undefined;
   const current = env.GLIBC_TUNABLES ?? '';
-  if (current.split(':').includes(wanted.split(':')[0] as string)) return undefined; // set already (the restarted process)
+  const have = new Set(current.split(':'));
+  if (wanted.split(':').every((t) => have.has(t))) return undefined; // set already (the restarted process)
   if (current.includes('glibc.malloc.') || Object.entries(env).some(([k, v]) => k.startsWith('MALLOC_') && v !== '')) return undefined;
   return current === '' ? wanted : `${current}:${wanted}`;
 }

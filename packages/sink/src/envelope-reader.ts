@@ -28,12 +28,11 @@ interface FieldSchema {
 }
 
 /**
- * The reader of a walrelay envelope schema that skips the source fields a sink does not read,
+ * The reader of a walrelay envelope schema (parsed JSON, `writer` built from it) that skips the source fields a sink does not read,
  * or undefined when the schema has no inline `source` record to project (then it is decoded
  * whole). Only the fields the writer has are kept, so resolving never needs a default.
  */
-export function envelopeReader(writerText: string, writer: avro.Type): EnvelopeReader | undefined {
-  const parsed = JSON.parse(writerText) as { fields?: unknown };
+export function envelopeReader(parsed: { readonly fields?: unknown }, writer: avro.Type): EnvelopeReader | undefined {
   if (!Array.isArray(parsed.fields)) return undefined;
   let projected = false;
   const fields = (parsed.fields as FieldSchema[]).map((f) => {

@@ -181,7 +181,7 @@ export class RecordDecoder {
           throw new DecodeError(`value schema ${id} is not JSON`, { cause });
         }
         if (isDebeziumEnvelopeSchema(parsed)) return { type, shape: null, format: 'debezium', text };
-        const reader = envelopeReader(text, type);
+        const reader = envelopeReader(parsed as { fields?: unknown }, type);
         return { type, shape: tableShapeFromValueSchema(text), format: 'walrelay', text, ...(reader ? { reader } : {}) };
       });
       this.#schemas.set(id, entry);

@@ -40,7 +40,7 @@ test('the projected reader decodes every column kind as the full schema does, an
   const cols = specs();
   const schemas = deriveChangeSchemas('walrelay.public.every_kind', { schema: 'public', table: 'every_kind', columns: assignFieldNames(cols) });
   const full = avroType(schemas.value);
-  const reader = envelopeReader(schemas.value, full);
+  const reader = envelopeReader(JSON.parse(schemas.value), full);
   assert.ok(reader, 'a walrelay envelope schema is projected');
   const after = Object.fromEntries(cols.map((c, i) => [c.name, textToValue(c, COLUMNS[i]![3])]));
   const before = { ...after, t: null, i: -1 };
@@ -69,7 +69,7 @@ test('a writer schema without some source fields (an older walrelay) is projecte
   older.fields = older.fields.map((f) => (f.name === 'source' ? { ...f, type: oldSource } : f));
   const text = JSON.stringify(older);
   const writer = avroType(text);
-  const reader = envelopeReader(text, writer);
+  const reader = envelopeReader(older, writer);
   assert.ok(reader);
   const { commit_lsn: _c, tx_seq: _t, ...oldValues } = SOURCE;
   const bytes = encodeAvro(writer, { before: null, after: { id: 1n, b: true, s: 2 }, source: oldValues, op: 'c', ts_ms: null, unchanged_toast: [] });
@@ -80,9 +80,9 @@ test('a writer schema without some source fields (an older walrelay) is projecte
 
 test('a schema with nothing to skip, or no inline source record, is decoded whole', () => {
   const minimal = { type: 'record', name: 'E', fields: [{ name: 'op', type: 'string' }, { name: 'source', type: { type: 'record', name: 'S', fields: [{ name: 'lsn', type: ['null', 'long'], default: null }] } }] };
-  assert.equal(envelopeReader(JSON.stringify(minimal), avroType(minimal)), undefined);
+  assert.equal(envelopeReader(minimal, avroType(minimal)), undefined);
   const noSource = { type: 'record', name: 'K', fields: [{ name: 'id', type: 'long' }] };
-  assert.equal(envelopeReader(JSON.stringify(noSource), avroType(noSource)), undefined);
+  assert.equal(envelopeReader(noSource, avroType(noSource)), undefined);
 });
 
 test('a projection avsc cannot resolve from the writer is not used: the record is decoded whole', () => {
@@ -90,5 +90,5 @@ test('a projection avsc cannot resolve from the writer is not used: the record i
   const parsed = JSON.parse(schemas.value) as { fields: { name: string; type: unknown }[] };
   // A writer whose `op` is an int cannot be read as the projection's string.
   const writer = avroType({ ...parsed, fields: parsed.fields.map((f) => (f.name === 'op' ? { ...f, type: 'int' } : f)) });
-  assert.equal(envelopeReader(schemas.value, writer), undefined);
+  assert.equal(envelopeReader(parsed, writer), undefined);
 });
