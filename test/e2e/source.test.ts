@@ -132,6 +132,16 @@ describe('walrelay-source end to end', () => {
     assert.equal(upd.source.schema, schema);
     assert.ok(typeof upd.source.lsn === 'bigint' && upd.source.lsn > 0n);
     assert.ok(typeof upd.source.txId === 'bigint');
+    // Debezium's sequence: [last committed LSN, this change's LSN] as decimal strings; the first is
+    // an earlier transaction's commit, so within the sorted changes it never goes back.
+    for (const c of changes) {
+      const seq = JSON.parse(c.source.sequence!) as unknown;
+      assert.ok(Array.isArray(seq) && seq.length === 2 && seq.every((x) => typeof x === 'string' && /^\d+$/.test(x)), `sequence ${c.source.sequence}`);
+      assert.equal(BigInt(seq[1] as string), c.source.lsn);
+      assert.ok(BigInt(seq[0] as string) < c.source.commit_lsn!, 'the last committed LSN precedes this transaction');
+    }
+    const committed = sorted.map((c) => BigInt((JSON.parse(c.source.sequence!) as string[])[0]!));
+    assert.deepEqual(committed, [...committed].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     const del1 = records.filter((r) => (r.key as { id: bigint }).id === 1n);
     assert.equal(del1[0]!.partition, del1[1]!.partition);
 

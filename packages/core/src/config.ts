@@ -54,6 +54,9 @@ export function tlsOptions(settings: z.output<typeof tlsFilesConfig>): TlsOption
 }
 
 /** Settings every binary shares: Kafka, registry, topic prefix, HTTP, logging. */
+/** `kafka.compression`: the codecs walrelay produces with (kafka-compression.ts says why not lz4 or snappy). */
+export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
+
 export const kafkaConfig = z
   .object({
     brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1).default(['127.0.0.1:9092']).describe('bootstrap brokers (host:port)'),
@@ -68,6 +71,7 @@ export const kafkaConfig = z
       .optional(),
     connectionTimeoutMs: z.number().int().min(1).default(10_000).describe('time to connect to a broker (also bounds the start-up check)'),
     requestTimeoutMs: z.number().int().min(1).default(30_000).describe('time for one Kafka request'),
+    compression: z.enum(COMPRESSIONS).default('none').describe("compression of the record batches the source produces: none, gzip or zstd (node's zlib, off the event loop); consumers read all three"),
   })
   .strict()
   .default({});
@@ -110,6 +114,7 @@ export const commonConfig = {
 export const commonEnv: EnvBindings = {
   WALRELAY_KAFKA_BROKERS: { path: ['kafka', 'brokers'], type: 'list' },
   WALRELAY_KAFKA_CLIENT_ID: { path: ['kafka', 'clientId'] },
+  WALRELAY_KAFKA_COMPRESSION: { path: ['kafka', 'compression'] },
   WALRELAY_KAFKA_SSL: { path: ['kafka', 'ssl'], type: 'json' },
   WALRELAY_KAFKA_SASL_MECHANISM: { path: ['kafka', 'sasl', 'mechanism'] },
   WALRELAY_KAFKA_SASL_USERNAME: { path: ['kafka', 'sasl', 'username'] },

@@ -16,5 +16,7 @@ export * from './service.js';
 export { IdleMemoryDecision, DEFAULT_IDLE_MEMORY_POLICY, type IdleMemoryPolicy, type ProcessSample } from './idle-memory.js';
 export * from './startup-checks.js';
 export { kafkaGroupingPatched, groupMessagesPerPartition } from './kafkajs-partition-grouping.js';
-export { kafkaProduceEncoderPatched, encodeProduceBody, crc32c } from './kafkajs-produce-request.js';
+export { kafkaProduceEncoderPatched, encodeProduceBody, compressPartitions, crc32c } from './kafkajs-produce-request.js';
 export { kafkaRequestFramingPatched, frameRequest, REQUEST_HEADROOM } from './kafkajs-request-framing.js';
+export { kafkaRecordDecoderPatched } from './kafkajs-record-decoder.js';
+export { kafkaCompressionType, zstdCodecRegistered, ZSTD_LEVEL, type Compression } from './kafka-compression.js';

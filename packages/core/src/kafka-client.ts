@@ -1,10 +1,13 @@
 import { createRequire } from 'node:module';
-// Before kafkajs: a linear per-partition grouping in place of kafkajs' quadratic one, and a
-// request framing and a produce request encoder that write one buffer each (kafkajs-partition-grouping.ts,
-// kafkajs-request-framing.ts, kafkajs-produce-request.ts).
+// Before kafkajs: a linear per-partition grouping in place of kafkajs' quadratic one, a
+// request framing and a produce request encoder that write one buffer each, and a fetched-record
+// decoder without 64-bit Long arithmetic (kafkajs-partition-grouping.ts, kafkajs-request-framing.ts,
+// kafkajs-produce-request.ts, kafkajs-record-decoder.ts).
 import './kafkajs-partition-grouping.js';
 import './kafkajs-request-framing.js';
 import './kafkajs-produce-request.js';
+import './kafkajs-record-decoder.js';
+import './kafka-compression.js';
 import kafkajs, { type KafkaConfig, type LogEntry, type ProducerConfig, type Producer, type SASLOptions } from 'kafkajs';
 import type { z } from 'zod/v3';
 import type { Logger } from 'pino';

@@ -10,8 +10,9 @@ import { kafkaRequestFramingPatched, REQUEST_HEADROOM, type FramedBody } from '.
  *
  * This module replaces kafkajs' produce request v3 (which v4–v7 reuse) with one that writes
  * the same bytes into one buffer sized beforehand, with a slicing-by-8 CRC32C. It takes only
- * the requests walrelay sends (no compression, no per-message timestamps, keys, values and
- * headers of Buffers or strings); any other goes to kafkajs' own encoder. A unit test compares
+ * the requests walrelay sends (no per-message timestamps, keys, values and headers of Buffers or
+ * strings; uncompressed, or compressed by a codec in kafkajs' codec table, the same one kafkajs'
+ * encoder would call); any other goes to kafkajs' own encoder. A unit test compares
  * the two byte for byte. Like the grouping fix, it must be installed before kafkajs loads
  * (kafka-client.ts imports it first) and only over the known kafkajs version.
  */
@@ -134,9 +135,13 @@ function headerPairs(headers: ProduceMessage['headers']): readonly [string, Byte
   return out;
 }
 
+/** Kafka's codec bits in a record batch's attributes, and kafkajs' codec interface. */
+const COMPRESSION_CODEC_MASK = 0x07;
+interface KafkaCodec {
+  compress(encoder: { buffer: Buffer }): Promise<Buffer>;
+}
 /** Whether this request is one the fast encoder writes exactly as kafkajs would. */
 function supported(args: ProduceArgs): boolean {
-  if (args.compression !== undefined && args.compression !== 0) return false;
   for (const t of args.topicData) {
     for (const p of t.partitions) {
       for (const m of p.messages) {
@@ -148,23 +153,11 @@ function supported(args: ProduceArgs): boolean {
   return true;
 }
 
-/**
- * The request body (after kafkajs' request header), byte for byte as kafkajs' v3 encoder writes
- * it. With `headroom`, the buffer starts with that many unwritten bytes before the body, for the
- * request's frame (kafkajs-request-framing.ts): the body is then `buf.subarray(headroom)`.
- */
-export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: unknown) => KafkaLong, headroom = 0): Buffer {
-  const transactional = args.transactionalId !== null && args.transactionalId !== undefined && args.transactionalId !== '';
-  const producerId = longOf(args.producerId ?? -1);
-  const producerEpoch = args.producerEpoch ?? 0;
-  // First pass: every record's body size, and the whole request's size.
-  const recordSizes: number[] = [];
-  let total = 2 + (args.transactionalId === null || args.transactionalId === undefined ? 0 : Buffer.byteLength(args.transactionalId, 'utf8')) + 2 + 4 + 4;
+/** Every record's body size, in the request's order. */
+function recordBodySizes(args: ProduceArgs): number[] {
+  const sizes: number[] = [];
   for (const t of args.topicData) {
-    total += 2 + Buffer.byteLength(t.topic, 'utf8') + 4;
     for (const p of t.partitions) {
-      // partition, record set size, firstOffset, batch length, epoch, magic, crc, batch header (36), record count
-      total += 4 + 4 + 8 + 4 + 4 + 1 + 4 + 36 + 4;
       p.messages.forEach((m, i) => {
         let body = 1 + 1 + varIntSize(i); // attributes, timestampDelta 0 (1 byte), offsetDelta
         const k = byteSize(m.key);
@@ -177,9 +170,68 @@ export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: un
           const vs = byteSize(hv);
           body += varIntSize(ks) + ks + varIntSize(vs) + Math.max(0, vs);
         }
-        recordSizes.push(body);
-        total += varIntSize(body) + body;
+        sizes.push(body);
       });
+    }
+  }
+  return sizes;
+}
+
+/** Writes one partition's records (length-prefixed, as kafkajs' record encoder) from `sizes[r]` on; returns the end. */
+function writeRecords(buf: Buffer, pos: number, messages: readonly ProduceMessage[], sizes: readonly number[], r: number): number {
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    pos = writeVarInt(buf, pos, sizes[r + i]!);
+    buf[pos++] = 0; // attributes
+    buf[pos++] = 0; // timestampDelta: every record is stamped `now`
+    pos = writeVarInt(buf, pos, i);
+    pos = writeBytes(buf, pos, m.key, byteSize(m.key));
+    pos = writeBytes(buf, pos, m.value, byteSize(m.value));
+    const hs = headerPairs(m.headers);
+    pos = writeVarInt(buf, pos, hs.length);
+    for (const [hk, hv] of hs) {
+      pos = writeBytes(buf, pos, hk, Buffer.byteLength(hk, 'utf8'));
+      pos = writeBytes(buf, pos, hv, byteSize(hv));
+    }
+  }
+  return pos;
+}
+
+function recordsBytes(sizes: readonly number[], from: number, count: number): number {
+  let n = 0;
+  for (let i = from; i < from + count; i++) n += varIntSize(sizes[i]!) + sizes[i]!;
+  return n;
+}
+
+/**
+ * The request body (after kafkajs' request header), byte for byte as kafkajs' v3 encoder writes
+ * it. With `headroom`, the buffer starts with that many unwritten bytes before the body, for the
+ * request's frame (kafkajs-request-framing.ts): the body is then `buf.subarray(headroom)`.
+ * `compressed` holds each partition's compressed records, in the request's order (compressed requests).
+ */
+export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: unknown) => KafkaLong, headroom = 0, compressed?: { codec: number; records: readonly Buffer[] }): Buffer {
+  const transactional = args.transactionalId !== null && args.transactionalId !== undefined && args.transactionalId !== '';
+  const producerId = longOf(args.producerId ?? -1);
+  const producerEpoch = args.producerEpoch ?? 0;
+  const codec = compressed === undefined ? 0 : compressed.codec & COMPRESSION_CODEC_MASK;
+  // First pass: every record's body size, and the whole request's size.
+  const recordSizes = compressed === undefined ? recordBodySizes(args) : [];
+  let total = 2 + (args.transactionalId === null || args.transactionalId === undefined ? 0 : Buffer.byteLength(args.transactionalId, 'utf8')) + 2 + 4 + 4;
+  let r = 0;
+  let c = 0;
+  for (const t of args.topicData) {
+    total += 2 + Buffer.byteLength(t.topic, 'utf8') + 4;
+    for (const p of t.partitions) {
+      // partition, record set size, firstOffset, batch length, epoch, magic, crc, batch header (36), record count
+      total += 4 + 4 + 8 + 4 + 4 + 1 + 4 + 36 + 4;
+      if (compressed === undefined) {
+        total += recordsBytes(recordSizes, r, p.messages.length);
+        r += p.messages.length;
+      } else {
+        const records = compressed.records[c++];
+        if (records === undefined) throw new Error('produce request encoder: fewer compressed partitions than partitions');
+        total += records.length;
+      }
     }
   }
   const buf = Buffer.allocUnsafe(headroom + total);
@@ -193,7 +245,8 @@ export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: un
   pos = buf.writeInt16BE(args.acks, pos);
   pos = buf.writeInt32BE(args.timeout, pos);
   pos = buf.writeInt32BE(args.topicData.length, pos);
-  let r = 0;
+  r = 0;
+  c = 0;
   for (const t of args.topicData) {
     const tl = Buffer.byteLength(t.topic, 'utf8');
     pos = buf.writeInt16BE(tl, pos);
@@ -213,7 +266,7 @@ export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: un
       const crcAt = pos;
       pos += 4;
       const bodyStart = pos;
-      pos = buf.writeInt16BE(transactional ? 16 : 0, pos); // attributes
+      pos = buf.writeInt16BE(codec | (transactional ? 16 : 0), pos); // attributes
       pos = buf.writeInt32BE(p.messages.length - 1, pos); // lastOffsetDelta
       const ts = longOf(now);
       pos = buf.writeInt32BE(ts.getHighBits(), pos); // firstTimestamp
@@ -225,20 +278,12 @@ export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: un
       pos = buf.writeInt16BE(producerEpoch, pos);
       pos = buf.writeInt32BE(p.firstSequence ?? 0, pos);
       pos = buf.writeInt32BE(p.messages.length, pos);
-      for (let i = 0; i < p.messages.length; i++) {
-        const m = p.messages[i]!;
-        pos = writeVarInt(buf, pos, recordSizes[r++]!);
-        buf[pos++] = 0; // attributes
-        buf[pos++] = 0; // timestampDelta: every record is stamped `now`
-        pos = writeVarInt(buf, pos, i);
-        pos = writeBytes(buf, pos, m.key, byteSize(m.key));
-        pos = writeBytes(buf, pos, m.value, byteSize(m.value));
-        const hs = headerPairs(m.headers);
-        pos = writeVarInt(buf, pos, hs.length);
-        for (const [hk, hv] of hs) {
-          pos = writeBytes(buf, pos, hk, Buffer.byteLength(hk, 'utf8'));
-          pos = writeBytes(buf, pos, hv, byteSize(hv));
-        }
+      if (compressed === undefined) {
+        pos = writeRecords(buf, pos, p.messages, recordSizes, r);
+        r += p.messages.length;
+      } else {
+        const records = compressed.records[c++]!;
+        pos += records.copy(buf, pos);
       }
       buf.writeUInt32BE(crc32c(buf, bodyStart, pos), crcAt);
       buf.writeInt32BE(pos - lengthAt - 4, lengthAt);
@@ -247,6 +292,27 @@ export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: un
   }
   if (pos !== headroom + total) throw new Error(`produce request encoder: wrote ${pos - headroom} bytes, sized ${total}`);
   return buf;
+}
+
+/**
+ * Each partition's records compressed with `compress`, in the request's order: the records
+ * written exactly as uncompressed (what kafkajs hands its codec), compressed concurrently (node's
+ * codecs run on libuv's thread pool).
+ */
+export async function compressPartitions(args: ProduceArgs, compress: (records: Buffer) => Promise<Buffer>): Promise<Buffer[]> {
+  const sizes = recordBodySizes(args);
+  const pending: Promise<Buffer>[] = [];
+  let r = 0;
+  for (const t of args.topicData) {
+    for (const p of t.partitions) {
+      const records = Buffer.allocUnsafe(recordsBytes(sizes, r, p.messages.length));
+      const end = writeRecords(records, 0, p.messages, sizes, r);
+      if (end !== records.length) throw new Error(`produce request encoder: wrote ${end} record bytes, sized ${records.length}`);
+      r += p.messages.length;
+      pending.push(compress(records));
+    }
+  }
+  return Promise.all(pending);
 }
 
 type RequestFactory = (args: ProduceArgs) => { encode: () => Promise<EncoderLike> } & Record<string, unknown>;
@@ -261,13 +327,22 @@ function install(): boolean {
     const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => EncoderLike & Partial<FramedBody>;
     const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): KafkaLong };
     const longOf = (v: unknown): KafkaLong => Long.fromValue(v);
+    const { lookupCodec } = require('kafkajs/src/protocol/message/compression/index.js') as { lookupCodec(type: number): KafkaCodec | null };
     const fast: RequestFactory = (args) => {
       const request = original(args);
       if (!supported(args)) return request;
+      const codecId = (args.compression ?? 0) & COMPRESSION_CODEC_MASK;
       return {
         ...request,
         encode: async () => {
-          const whole = encodeProduceBody(args, Date.now(), longOf, headroom);
+          let compressed: { codec: number; records: Buffer[] } | undefined;
+          if (codecId !== 0) {
+            // kafkajs' codec table (gzip, or what was registered: kafka-compression.ts), as kafkajs' encoder uses it.
+            const codec = lookupCodec(codecId);
+            if (!codec) return request.encode();
+            compressed = { codec: codecId, records: await compressPartitions(args, (records) => codec.compress({ buffer: records })) };
+          }
+          const whole = encodeProduceBody(args, Date.now(), longOf, headroom, compressed);
           // `buf` is the body alone (what kafkajs' encoder holds); the frame goes into the headroom.
           const encoder = encoderHolding(Encoder, whole.subarray(headroom));
           return headroom > 0 ? Object.assign(encoder, { walrelayFrame: { whole, bodyStart: headroom } }) : encoder;

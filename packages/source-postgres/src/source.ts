@@ -13,6 +13,7 @@ import {
   parseLsn,
   InternalError,
   isRetriable,
+  kafkaCompressionType,
   kafkaReason,
   redactUrl,
   ReplicationError,
@@ -214,6 +215,7 @@ export class Source {
         sendEveryRecords: cfg.transactions.sendEveryRecords,
         sendEveryBytes: Math.min(cfg.transactions.maxBytes, 4 * 1024 * 1024),
         transactionTimeoutMs: cfg.transactions.timeoutMs,
+        compression: kafkaCompressionType(cfg.kafka.compression),
       },
       log,
     );

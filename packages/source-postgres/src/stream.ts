@@ -500,6 +500,21 @@ export class ChangeStream {
     return { row, unchanged };
   }
 
+  /** The last committed LSN as the sequence's first element (`["<lsn>","`), made once per value, not per change. */
+  #sequenceHead: { lsn: Lsn; text: string } | undefined;
+
+  /**
+   * Debezium's `sequence`: the JSON array of the last committed LSN and this change's LSN, as
+   * decimal strings (the same text `JSON.stringify([a.toString(), b.toString()])` writes: digits
+   * need no escaping).
+   */
+  #sequence(lsn: Lsn): string {
+    const committed = this.#checkpoint.commitLsn;
+    let head = this.#sequenceHead;
+    if (head === undefined || head.lsn !== committed) this.#sequenceHead = head = { lsn: committed, text: `["${committed}","` };
+    return `${head.text}${lsn}"]`;
+  }
+
   #source(t: CapturedTable, lsn: Lsn, tx: OpenTx): SourceBlock {
     return {
       version: this.#options.version,
@@ -509,7 +524,7 @@ export class ChangeStream {
       ts_us: tx.tsUs,
       snapshot: 'false',
       db: this.#options.database,
-      sequence: JSON.stringify([this.#checkpoint.commitLsn.toString(), lsn.toString()]),
+      sequence: this.#sequence(lsn),
       schema: t.schema,
       table: t.table,
       txId: tx.txId,

@@ -19,6 +19,8 @@ export interface PublisherOptions {
   readonly sendEveryRecords: number;
   readonly sendEveryBytes: number;
   readonly transactionTimeoutMs: number;
+  /** kafkajs' compression type of the record batches (core's kafkaCompressionType; 0: none). */
+  readonly compression?: number;
 }
 
 /** The size limit of a topic's record batches (its `max.message.bytes`). */
@@ -323,7 +325,7 @@ export class TransactionalPublisher {
     this.#bufferBytes = 0;
     for (const request of await this.#requests(byTopic)) {
       try {
-        await tx.sendBatch({ acks: -1, topicMessages: [...request].map(([topic, messages]) => ({ topic, messages })) });
+        await tx.sendBatch({ acks: -1, compression: this.#options.compression ?? 0, topicMessages: [...request].map(([topic, messages]) => ({ topic, messages })) });
       } catch (e) {
         throw await this.#explain(e, request);
       }
