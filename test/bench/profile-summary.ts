@@ -3,8 +3,9 @@ import path from 'node:path';
 
 /**
  * Summaries of the profiles `npm run bench -- --profile` collects: for each process, the
- * functions with the most self time (V8 CPU profile) grouped also by package, and the call
- * sites holding the most sampled heap at exit (V8 sampling heap profile).
+ * functions with the most self and inclusive time over its busy samples (V8 CPU profile), self
+ * time grouped also by package, and the call sites holding the most sampled heap at exit (V8
+ * sampling heap profile).
  */
 
 interface CallFrame {
@@ -48,24 +49,50 @@ function label(frame: CallFrame): string {
   return `${frame.functionName || '(anonymous)'} ${where}`.trim();
 }
 
-export function summarizeCpu(profile: CpuProfile, top = 15): { totalMs: number; functions: [string, number][]; owners: [string, number][] } {
+/** V8's pseudo-frames that are not work: the process waiting, and the tree's root. */
+const NOT_BUSY = new Set(['(idle)', '(root)']);
+
+/**
+ * Self time per function and per package, and inclusive time per function (a function's own
+ * samples and those of everything it called), over the busy samples: percentages of a process
+ * that idles most of its life would otherwise be percentages of its waiting.
+ */
+export function summarizeCpu(
+  profile: CpuProfile,
+  top = 15,
+): { totalMs: number; busyMs: number; functions: [string, number][]; owners: [string, number][]; inclusive: [string, number][] } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const self = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const fns = new Map<string, number>();
   const owners = new Map<string, number>();
+  const inclusive = new Map<string, number>();
   let total = 0;
+  let busy = 0;
   for (const [id, us] of self) {
     const node = byId.get(id);
     if (!node) continue;
     total += us;
+    if (NOT_BUSY.has(node.callFrame.functionName) && !node.callFrame.url) continue;
+    busy += us;
     const k = label(node.callFrame);
     fns.set(k, (fns.get(k) ?? 0) + us);
     const o = owner(node.callFrame);
     owners.set(o, (owners.get(o) ?? 0) + us);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (!frame || (NOT_BUSY.has(frame.functionName) && !frame.url)) continue;
+      const name = label(frame);
+      if (seen.has(name)) continue; // recursion counts once
+      seen.add(name);
+      inclusive.set(name, (inclusive.get(name) ?? 0) + us);
+    }
   }
   const sorted = (m: Map<string, number>, n: number): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => [k, v / 1000]);
-  return { totalMs: total / 1000, functions: sorted(fns, top), owners: sorted(owners, 10) };
+  return { totalMs: total / 1000, busyMs: busy / 1000, functions: sorted(fns, top), owners: sorted(owners, 10), inclusive: sorted(inclusive, top) };
 }
 
 export function summarizeHeap(head: HeapNode, top = 10): { totalBytes: number; sites: [string, number][] } {
@@ -91,9 +118,13 @@ export function summarizeProfiles(dir: string, names: ReadonlyMap<number, string
     const who = names.get(pid) ?? `pid ${pid}`;
     if (file.endsWith('.cpuprofile')) {
       const s = summarizeCpu(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile);
-      out.push(`### ${who}: CPU (${(s.totalMs / 1000).toFixed(1)} s sampled)`, '', '| self ms | % | function |', '|---:|---:|---|');
-      for (const [k, ms] of s.functions) out.push(`| ${ms.toFixed(0)} | ${((100 * ms) / s.totalMs).toFixed(1)} | \`${k}\` |`);
-      out.push('', 'By package: ' + s.owners.map(([k, ms]) => `${k} ${((100 * ms) / s.totalMs).toFixed(0)}%`).join(', '), '');
+      const pct = (ms: number): string => (s.busyMs > 0 ? ((100 * ms) / s.busyMs).toFixed(1) : '0');
+      out.push(`### ${who}: CPU (${(s.totalMs / 1000).toFixed(1)} s sampled, ${(s.busyMs / 1000).toFixed(2)} s busy; % of busy)`, '', '| self ms | % | function |', '|---:|---:|---|');
+      for (const [k, ms] of s.functions) out.push(`| ${ms.toFixed(0)} | ${pct(ms)} | \`${k}\` |`);
+      out.push('', 'By package: ' + s.owners.map(([k, ms]) => `${k} ${pct(ms)}%`).join(', '), '');
+      out.push('| inclusive ms | % | function (with what it called) |', '|---:|---:|---|');
+      for (const [k, ms] of s.inclusive) out.push(`| ${ms.toFixed(0)} | ${pct(ms)} | \`${k}\` |`);
+      out.push('');
     } else if (file.endsWith('.heapprofile')) {
       const s = summarizeHeap((JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { head: HeapNode }).head);
       out.push(`### ${who}: sampled heap at exit (${(s.totalBytes / 1048576).toFixed(1)} MB)`, '', '| MB | call site |', '|---:|---|');

@@ -182,7 +182,7 @@ describe('walrelay status and drop-source', () => {
     const after = await status('--slot', p.slot);
     assert.equal(after.report.sources[0]?.checkpoint, null);
     // The source itself reads no checkpoint any more: it would start from scratch.
-    const kafka = createKafka({ brokers: KAFKA_BROKERS, clientId: 't', ssl: false, connectionTimeoutMs: 10_000, requestTimeoutMs: 30_000 }, createLogger('test', 'warn'));
+    const kafka = createKafka({ brokers: KAFKA_BROKERS, clientId: 't', ssl: false, connectionTimeoutMs: 10_000, requestTimeoutMs: 30_000, compression: 'none' }, createLogger('test', 'warn'));
     assert.equal(await readCheckpoint(kafka, checkpointTopic(p.prefix), p.slot, createLogger('test', 'warn')), null);
   });
 

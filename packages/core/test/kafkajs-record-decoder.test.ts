@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
 const RECORD_DECODER = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
 type KafkaLong = { toString(): string };
 const Long = require('kafkajs/src/utils/long.js') as { fromValue(v: unknown): KafkaLong; fromString(s: string): KafkaLong };
-const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => { offset: number; buffer: Buffer };
+const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => { offset: number; buffer: Buffer; readVarIntBytes(): Buffer };
 const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: {
   offsetDelta?: number;
   timestampDelta?: KafkaLong | number;
@@ -22,7 +22,7 @@ type Decode = (d: unknown, context?: Record<string, unknown>) => Record<string, 
 
 /** One record's bytes (after its length varint, which the batch decoder reads) decoded by `decode`, and where it stopped. */
 function decodeWith(decode: Decode, bytes: Buffer, context: Record<string, unknown>): { record: Record<string, unknown>; end: number } {
-  const outer = new Decoder(bytes) as { readVarIntBytes(): Buffer };
+  const outer = new Decoder(bytes);
   const decoder = new Decoder(outer.readVarIntBytes());
   const record = decode(decoder, context);
   return { record, end: decoder.offset };
