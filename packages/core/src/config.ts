@@ -53,10 +53,10 @@ export function tlsOptions(settings: z.output<typeof tlsFilesConfig>): TlsOption
   };
 }
 
-/** Settings every binary shares: Kafka, registry, topic prefix, HTTP, logging. */
 /** `kafka.compression`: the codecs walrelay produces with (kafka-compression.ts says why not lz4 or snappy). */
 export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
 
+/** Settings every binary shares: Kafka, registry, topic prefix, HTTP, logging. */
 export const kafkaConfig = z
   .object({
     brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1).default(['127.0.0.1:9092']).describe('bootstrap brokers (host:port)'),

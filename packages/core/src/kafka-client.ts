@@ -7,6 +7,7 @@ import './kafkajs-partition-grouping.js';
 import './kafkajs-request-framing.js';
 import './kafkajs-produce-request.js';
 import './kafkajs-record-decoder.js';
+// zstd in kafkajs' codec table, for the producers and consumers made here.
 import './kafka-compression.js';
 import kafkajs, { type KafkaConfig, type LogEntry, type ProducerConfig, type Producer, type SASLOptions } from 'kafkajs';
 import type { z } from 'zod/v3';

@@ -207,13 +207,14 @@ function recordsBytes(sizes: readonly number[], from: number, count: number): nu
  * The request body (after kafkajs' request header), byte for byte as kafkajs' v3 encoder writes
  * it. With `headroom`, the buffer starts with that many unwritten bytes before the body, for the
  * request's frame (kafkajs-request-framing.ts): the body is then `buf.subarray(headroom)`.
- * `compressed` holds each partition's compressed records, in the request's order (compressed requests).
+ * `compressed` holds the codec id (the attributes' low three bits) and each partition's compressed
+ * records, in the request's order (compressed requests).
  */
 export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: unknown) => KafkaLong, headroom = 0, compressed?: { codec: number; records: readonly Buffer[] }): Buffer {
   const transactional = args.transactionalId !== null && args.transactionalId !== undefined && args.transactionalId !== '';
   const producerId = longOf(args.producerId ?? -1);
   const producerEpoch = args.producerEpoch ?? 0;
-  const codec = compressed === undefined ? 0 : compressed.codec & COMPRESSION_CODEC_MASK;
+  const codec = compressed?.codec ?? 0;
   // First pass: every record's body size, and the whole request's size.
   const recordSizes = compressed === undefined ? recordBodySizes(args) : [];
   let total = 2 + (args.transactionalId === null || args.transactionalId === undefined ? 0 : Buffer.byteLength(args.transactionalId, 'utf8')) + 2 + 4 + 4;

@@ -106,7 +106,7 @@ function headerObject(pairs: readonly Header[]): Headers {
   return out;
 }
 
-export function makeRecordDecoder(Long: LongStatics, HeaderDecoder: (d: KafkaDecoder) => Header, LOG_APPEND_TIME: number) {
+function makeRecordDecoder(Long: LongStatics, HeaderDecoder: (d: KafkaDecoder) => Header, LOG_APPEND_TIME: number) {
   const offsets = new DecimalBase(Long);
   const timestamps = new DecimalBase(Long);
   return (decoder: KafkaDecoder, batchContext: BatchContext = {}) => {
