@@ -87,13 +87,20 @@ export const kafkaRequestQueuePatched = patchRequestQueue();
 const CONNECTION_NOISE = /^(Connection error|Connection timeout|Failed to connect to seed broker|Failed to connect to broker|Broker .* disconnected|Kafka server has closed connection|Crash: KafkaJSNumberOfRetriesExceeded|Crash: KafkaJSConnectionError|.*ECONNREFUSED)/i;
 const ACCOUNTED_FOR = /^Limiting retries for the idempotent producer/;
 const REBALANCE = /rebalanc/i;
+/**
+ * A group or transaction coordinator that is not ready yet (a new broker creating
+ * __consumer_offsets or __transaction_state, a restarted broker loading them, a moved
+ * coordinator). kafkajs retries these itself; when its retries run out the request fails and
+ * walrelay's own error names it. Logged at info, as the state it is, not as a warning.
+ */
+const COORDINATOR_NOT_READY = /coordinator is loading|coordinator is not available|not the correct coordinator/i;
 /** A kafkajs line repeated within this time is counted, not logged again. */
 const REPEAT_WINDOW_MS = 60_000;
 
 /**
  * Maps kafkajs' log lines onto walrelay's logger. kafkajs logs every retry of a request at
  * ERROR level; walrelay decides what is an error: connection retries and accounted-for
- * warnings go to debug, rebalances to info, anything else to warn at most once a minute
+ * warnings go to debug, rebalances and coordinators not ready yet to info, anything else to warn at most once a minute
  * per distinct line (repeats are counted in the next one).
  */
 export function kafkaLogCreator(log: Logger): () => (entry: LogEntry) => void {
@@ -109,6 +116,10 @@ export function kafkaLogCreator(log: Logger): () => (entry: LogEntry) => void {
     }
     if (REBALANCE.test(message) || REBALANCE.test(String(extra.error ?? ''))) {
       log.info(fields, `kafka consumer group rebalancing: ${REBALANCE.test(message) ? message : `${message}: ${String(extra.error)}`}`);
+      return;
+    }
+    if (COORDINATOR_NOT_READY.test(String(extra.error ?? '')) || COORDINATOR_NOT_READY.test(message)) {
+      log.info(fields, `kafka coordinator not ready yet (retried): ${String(extra.error ?? message)}`);
       return;
     }
     if (CONNECTION_NOISE.test(message) || ACCOUNTED_FOR.test(message)) {

@@ -179,6 +179,7 @@ export async function awaitServices(
   for (let attempt = 0; ; attempt++) {
     let failure: { check: StartupCheck; error: unknown } | undefined;
     for (const check of checks) {
+      if (signal.aborted) return false;
       const outcome = await Promise.race([
         check.check().then(
           () => undefined,
@@ -245,7 +246,6 @@ export async function runService<C extends ServiceConfig>(def: ServiceDefinition
     return e instanceof ConfigError ? EXIT.USAGE : EXIT.FAILED;
   }
   const log = createLogger(def.name, config.logLevel);
-  log.info({ version: entryVersion(), ...def.describe(config) }, `${def.name} starting`);
   const registry = createMetricsRegistry(def.name);
   const stopping = new AbortController();
   let service: ServiceProcess | undefined;
@@ -255,21 +255,6 @@ export async function runService<C extends ServiceConfig>(def: ServiceDefinition
     ready: () => service?.ready() ?? { ready: false, reason: `starting: ${waiting ?? 'creating'}` },
     stalled: () => service?.stalled?.(),
   };
-  let server: Awaited<ReturnType<typeof startObservabilityServer>>;
-  try {
-    server = await startObservabilityServer({
-      host: config.http.host,
-      port: config.http.port,
-      registry,
-      log,
-      health,
-      origin: (setting) => settingOrigin(config, setting),
-    });
-  } catch (e) {
-    log.fatal({ err: errorMessage(e), code: e instanceof WalrelayError ? e.code : undefined }, e instanceof ConfigError ? 'invalid configuration' : `${def.name} failed`);
-    log.flush();
-    return e instanceof ConfigError ? EXIT.USAGE : EXIT.FAILED;
-  }
   let stopIdleRelease = (): void => undefined;
   let signals = 0;
   const onSignal = (signal: string): void => {
@@ -292,8 +277,27 @@ export async function runService<C extends ServiceConfig>(def: ServiceDefinition
   };
   const onTerm = (): void => onSignal('SIGTERM');
   const onInt = (): void => onSignal('SIGINT');
+  // The handlers are in place before the start-up line: a SIGTERM at any point after it is a graceful stop.
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
+  log.info({ version: entryVersion(), ...def.describe(config) }, `${def.name} starting`);
+  let server: Awaited<ReturnType<typeof startObservabilityServer>>;
+  try {
+    server = await startObservabilityServer({
+      host: config.http.host,
+      port: config.http.port,
+      registry,
+      log,
+      health,
+      origin: (setting) => settingOrigin(config, setting),
+    });
+  } catch (e) {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    log.fatal({ err: errorMessage(e), code: e instanceof WalrelayError ? e.code : undefined }, e instanceof ConfigError ? 'invalid configuration' : `${def.name} failed`);
+    log.flush();
+    return e instanceof ConfigError ? EXIT.USAGE : EXIT.FAILED;
+  }
   try {
     const checks = def.checks?.(config, log) ?? [];
     if (checks.length > 0) {

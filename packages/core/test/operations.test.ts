@@ -118,11 +118,17 @@ test('kafkajs lines: connection retries and accounted-for warnings to debug, reb
   write(entry(logLevel.ERROR, 'Runner', 'The group is rebalancing, re-joining'));
   write(entry(logLevel.ERROR, 'Consumer', 'Something else broke'));
   write(entry(logLevel.ERROR, 'Consumer', 'Something else broke'));
+  // As kafkajs logs a fresh broker's coordinators (captured from Kafka 4.1 on a new data directory).
+  const response = (message: string, error: string) => ({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 't', logger: 'kafkajs', message, error } });
+  write(response('Response InitProducerId(key: 22, version: 1)', "The coordinator is loading and hence can't process requests for this group"));
+  write(response('Response GroupCoordinator(key: 10, version: 2)', 'The group coordinator is not available'));
+  write(response('Response Produce(key: 0, version: 7)', 'This server is not the leader for that topic-partition'));
   assert.deepEqual(
     lines.map((l) => l.level),
-    ['debug', 'debug', 'debug', 'info', 'warn', 'debug'],
+    ['debug', 'debug', 'debug', 'info', 'warn', 'debug', 'info', 'info', 'warn'],
   );
   assert.match(String(lines[3]!.msg), /rebalancing/);
+  assert.match(String(lines[6]!.msg), /^kafka coordinator not ready yet \(retried\): The coordinator is loading/);
   assert.equal(lines.filter((l) => l.level === 'error').length, 0);
 });
 
