@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, mkdirSync, createWriteStream, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, mkdirSync, createWriteStream, writeFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -299,6 +299,12 @@ describe('unreachable services at start: named, retried with backoff, nothing cr
       assert.match(String(first!.address), c.address);
       assert.ok(Number(second!.retryInMs) > 0 && Number(second!.attempt) === 2);
       assert.equal(s.child.exitCode, null, 'still running, retrying');
+      // Each binary restarted itself in place with its own heap settings (the SQLite sink's young generation is smaller).
+      if (process.env.WALRELAY_NODE_FLAGS === undefined && !/--max[-_]semi/.test(process.env.NODE_OPTIONS ?? '')) {
+        const command = readFileSync(`/proc/${s.child.pid}/cmdline`, 'utf8').split('\0');
+        const semi = `--max-semi-space-size=${c.bin === 'walrelay-sink-sqlite' ? 4 : 8}`;
+        assert.equal(command.filter((a) => a.startsWith('--max-semi-space-size')).join(' '), semi, command.join(' '));
+      }
       await nothingCreated();
       assert.ok(!existsSync(sqlite) || c.service === 'mysql', 'the SQLite target is not created');
       const { code, ms } = await s.term();

@@ -1,7 +1,8 @@
 /**
- * The V8 heap settings walrelay's binaries run with. Import it first in a binary's entry
- * module (`import '@walrelay/core/heap-settings'`): it imports nothing else, so it runs before
- * the rest of the binary is evaluated.
+ * The V8 heap settings walrelay's binaries run with. Each binary's first module (its
+ * `process-settings.ts`, imported first by its entry module) calls `applyHeapSettings` with the
+ * binary's defaults; this module imports nothing else, so that runs before the rest of the
+ * binary is evaluated.
  *
  * Why: on a machine with plenty of memory V8 lets the young generation grow to 128 MB and the
  * old generation to about four times what survived the last full collection. The source and
@@ -11,7 +12,9 @@
  * with no hard limit: a larger live set (big rows, a large fetch) still gets the memory it
  * needs instead of a crash. (16 MB until session 11: three alternated pairs measured 8 MB at
  * ≈20 MB lower peaks in each binary and the same CPU per change for the source and the MariaDB
- * sink, ≈7% more for the SQLite sink; docs/performance.md.)
+ * sink, ≈7% more for the SQLite sink; docs/performance.md.) The SQLite sink runs with a 4 MB
+ * semi-space (SQLITE_SINK_NODE_FLAGS; session 12: five alternated pairs, peak 207 against
+ * 229 MB at +2.5% CPU per row; the MariaDB sink and the source gained nothing from it).
  *
  * How: node reads heap flags only at start-up, so when none of them was given the process
  * replaces itself (`process.execve`: same PID, same environment, arguments and open
@@ -32,12 +35,14 @@
  * Other C libraries (musl) ignore the variable.
  */
 export const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=100'] as const;
+/** walrelay-sink-sqlite's defaults: a smaller young generation (see above). */
+export const SQLITE_SINK_NODE_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=100'] as const;
 
 const HEAP_FLAG = /(^|\s)--(max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size|heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size|max[-_]heap[-_]size)(=|\s|$)/;
 
 /** The flags to add to this process's command, or none (the decision, without side effects). */
-export function heapFlagsToAdd(execArgv: readonly string[], env: NodeJS.ProcessEnv): string[] {
-  const wanted = env.WALRELAY_NODE_FLAGS === undefined ? [...DEFAULT_NODE_FLAGS] : env.WALRELAY_NODE_FLAGS.split(/\s+/).filter(Boolean);
+export function heapFlagsToAdd(execArgv: readonly string[], env: NodeJS.ProcessEnv, defaults: readonly string[] = DEFAULT_NODE_FLAGS): string[] {
+  const wanted = env.WALRELAY_NODE_FLAGS === undefined ? [...defaults] : env.WALRELAY_NODE_FLAGS.split(/\s+/).filter(Boolean);
   if (wanted.length === 0) return [];
   if (execArgv.some((a) => HEAP_FLAG.test(a)) || HEAP_FLAG.test(env.NODE_OPTIONS ?? '')) return [];
   return wanted;
@@ -56,8 +61,13 @@ export function mallocTunablesToAdd(env: NodeJS.ProcessEnv): string | undefined 
   return current === '' ? wanted : `${current}:${wanted}`;
 }
 
-function apply(): void {
-  const flags = heapFlagsToAdd(process.execArgv, process.env);
+/**
+ * Restarts this process in place with the heap flags (`defaults` unless the operator set
+ * WALRELAY_NODE_FLAGS or heap flags of their own) and the malloc tunables, when any is missing;
+ * returns when there is nothing to add (or no execve: Windows, worker threads).
+ */
+export function applyHeapSettings(defaults: readonly string[] = DEFAULT_NODE_FLAGS): void {
+  const flags = heapFlagsToAdd(process.execArgv, process.env, defaults);
   const tunables = mallocTunablesToAdd(process.env);
   // execve is missing on Windows and in worker threads: then the process runs with V8's defaults.
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
@@ -67,5 +77,3 @@ function apply(): void {
   const env = tunables === undefined ? process.env : { ...process.env, GLIBC_TUNABLES: tunables };
   execve.call(process, process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], env);
 }
-
-apply();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// First: the heap settings (may restart this process with them before anything else loads).
-import '@walrelay/core/heap-settings';
+// First: the process settings (may restart this process with them before anything else loads).
+import './process-settings.js';
 import { tlsOptions } from '@walrelay/core';
 import { sinkMain } from '@walrelay/sink';
 import { MysqlTarget } from './index.js';
