@@ -8,5 +8,5 @@ sinkMain({
   dialect: 'sqlite',
   targetName: 'an SQLite file',
   defaultTargetUrl: 'walrelay.sqlite',
-  createDriver: (config, log) => new SqliteTarget({ url: config.target.url, maxRowsPerStatement: 500 }, log),
+  createDriver: (config, log) => new SqliteTarget({ url: config.target.url, maxRowsPerStatement: 500, ...(config.target.cacheSizeKiB !== undefined ? { cacheSizeKiB: config.target.cacheSizeKiB } : {}) }, log),
 });

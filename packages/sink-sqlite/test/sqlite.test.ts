@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { IdentifierError, ApplyError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
+import { IdentifierError, ApplyError, ConfigError, ConnectionError, ValueError, type SchemaColumn, type TableShape, type ValueKind } from '@walrelay/core';
 import type { ApplyBatch, StoredOffset, TargetTable } from '@walrelay/sink';
 import Database from 'better-sqlite3';
 import {
+  DEFAULT_PAGE_CACHE_KIB,
   SqliteTarget,
   classifySqliteError,
   createTableSql,
@@ -53,6 +54,25 @@ describe('sqlite SQL builders', () => {
     assert.equal(sqlitePath('sqlite:///var/lib/x.db'), '/var/lib/x.db');
     assert.equal(sqlitePath('sqlite:rel/x.db'), 'rel/x.db');
     assert.equal(sqlitePath('/tmp/a b.db'), '/tmp/a b.db');
+    assert.equal(sqlitePath('/tmp/what?.db'), '/tmp/what?.db', 'a plain path keeps its ?');
+    // A sqlite: URL's query was dropped without a word; now it is refused, naming it.
+    assert.throws(() => sqlitePath('sqlite:///var/lib/x.db?cache=shared'), (e: unknown) => e instanceof ConfigError && /query parameters are not read \(\?cache=shared\)/.test(e.message));
+    assert.throws(() => sqlitePath('sqlite:rel.db?mode=ro'), ConfigError);
+  });
+  it("sets the connection's page cache: 4 MB unless target.cacheSizeKiB says otherwise", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'walrelay-sqlite-cache-'));
+    try {
+      for (const [options, expected] of [[{}, -DEFAULT_PAGE_CACHE_KIB], [{ cacheSizeKiB: 16_384 }, -16_384]] as const) {
+        const t = new SqliteTarget({ url: join(dir, 'c.db'), ...options });
+        await t.connect();
+        assert.equal(Number(t.database.pragma('cache_size', { simple: true })), expected);
+        await t.close();
+      }
+      assert.equal(DEFAULT_PAGE_CACHE_KIB, 4096);
+      assert.throws(() => new SqliteTarget({ url: join(dir, 'c.db'), cacheSizeKiB: 0 }), (e: unknown) => e instanceof ConfigError && /target\.cacheSizeKiB/.test(e.message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('converts values', () => {
     assert.equal(sqliteParam(col('b', 'boolean'), true, 't'), 1);

@@ -22,8 +22,24 @@ export function sinkConfigSchema(dialect: string, defaultTargetUrl: string) {
           url: z.string().min(1).default(defaultTargetUrl),
           /** TLS for the target connection: true, or CA / client cert files. */
           ssl: tlsConfig.optional(),
+          /**
+           * SQLite only: the page cache of the target connection in KiB (SQLite's cache_size;
+           * the SQLite sink's default is 4096). Another dialect refuses it.
+           */
+          cacheSizeKiB: z
+            .number()
+            .int()
+            .min(256)
+            .max(4 * 1024 * 1024)
+            .optional()
+            .describe("SQLite only: the target connection's page cache in KiB (default 4096)"),
         })
         .strict()
+        .superRefine((target, ctx) => {
+          if (dialect !== 'sqlite' && target.cacheSizeKiB !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['cacheSizeKiB'], message: `applies to the SQLite sink only, not to walrelay-sink-${dialect}: remove it` });
+          }
+        })
         .default({}),
       groupId: z.string().min(1).default(`walrelay-sink-${dialect}`),
       /**
@@ -89,6 +105,7 @@ export const sinkEnv: EnvBindings = {
   ...commonEnv,
   WALRELAY_TARGET_URL: { path: ['target', 'url'] },
   WALRELAY_TARGET_SSL: { path: ['target', 'ssl'], type: 'json' },
+  WALRELAY_TARGET_CACHE_SIZE_KIB: { path: ['target', 'cacheSizeKiB'], type: 'int' },
   WALRELAY_GROUP_ID: { path: ['groupId'] },
   WALRELAY_TABLES: { path: ['tables'], type: 'list' },
   WALRELAY_TABLE_NAMES: { path: ['tableNames'], type: 'json' },

@@ -27,3 +27,13 @@ test('a bad value is a ConfigError naming the setting and its variable', () => {
   assert.throws(() => load({ WALRELAY_FETCH_BYTES_PER_PARTITION: 'lots' }), (e: unknown) => e instanceof ConfigError && /WALRELAY_FETCH_BYTES_PER_PARTITION/.test(e.message));
   assert.throws(() => load({ WALRELAY_TRUNCATE: 'sometimes' }), (e: unknown) => e instanceof ConfigError && /truncate \(WALRELAY_TRUNCATE\)/.test(e.message));
 });
+
+test('target.cacheSizeKiB: the SQLite sink reads it (file or environment); another dialect refuses it, naming it', () => {
+  assert.equal(load({}).target.cacheSizeKiB, undefined, 'unset: the SQLite target uses its own default');
+  assert.equal(load({ WALRELAY_TARGET_CACHE_SIZE_KIB: '16384' }).target.cacheSizeKiB, 16_384);
+  assert.throws(() => load({ WALRELAY_TARGET_CACHE_SIZE_KIB: '10' }), (e: unknown) => e instanceof ConfigError && /target\.cacheSizeKiB \(WALRELAY_TARGET_CACHE_SIZE_KIB\)/.test(e.message));
+  assert.throws(
+    () => loadSinkConfig('mysql', 'mysql://x@127.0.0.1/db', [], { WALRELAY_TARGET_CACHE_SIZE_KIB: '4096' }),
+    (e: unknown) => e instanceof ConfigError && /target\.cacheSizeKiB/.test(e.message) && /SQLite sink only, not to walrelay-sink-mysql/.test(e.message),
+  );
+});
