@@ -69,3 +69,41 @@ test('records of the old and the new schema in one batch are written in the new 
   sink.runtime.stop();
   await sink.running;
 });
+
+test('a rename applied by one partition while another partition of the same process holds a batch prepared in the old names: that batch is written in the new names (the sink does not stop)', async () => {
+  const w = world();
+  const target = new MemoryTarget(w.events);
+  const old = new TableTopic(w.schemas, 't.public.items', v1);
+  w.log.create(old.topic, 2);
+  w.log.append(old.topic, 0, old.change('c', { id: 1n, name: 'one' }));
+  w.log.append(old.topic, 1, old.change('c', { id: 2n, name: 'two' }));
+  const sink = startSink({ driver: target, group: w.group, schemas: w.schemas });
+  await until('running', () => sink.runtime.state === 'running');
+  await w.group.rebalance();
+  await sink.source.drain();
+  assert.deepEqual(target.tables.get('items')?.columns, ['id', 'name']);
+
+  // Partition 1: a change written before the rename; partition 0: the first one after it.
+  w.log.append(old.topic, 1, old.change('u', { id: 2n, name: 'two, written before the rename' }));
+  const renamed = new TableTopic(w.schemas, old.topic, v2);
+  w.log.append(renamed.topic, 0, renamed.change('c', { id: 3n, full_name: 'three' }));
+  // Partition 1's batch is built in the old names and held at the target; partition 0's renames the column meanwhile.
+  const release = target.holdNextApply();
+  const held = sink.source.deliver(sink.source.fetch(old.topic, 1)!);
+  await sink.source.deliver(sink.source.fetch(old.topic, 0)!);
+  assert.deepEqual(target.tables.get('items')?.columns, ['id', 'full_name'], 'partition 0 renamed the column');
+  release();
+  await held;
+  assert.deepEqual(sink.source.errors, [], 'no batch failed');
+  assert.equal(sink.runtime.state, 'running');
+  const rows = target.rows('items').sort((x, y) => Number((x['id'] as bigint) - (y['id'] as bigint)));
+  assert.deepEqual(rows, [
+    { id: 1n, full_name: 'one' },
+    { id: 2n, full_name: 'two, written before the rename' },
+    { id: 3n, full_name: 'three' },
+  ]);
+  assert.equal(target.offset('g', old.topic, 1), 2n);
+  assert.ok(w.events.indexOf('rename items.name -> full_name') < w.events.indexOf(`target ${old.topic}/1@2`), 'partition 1 committed after the rename');
+  sink.runtime.stop();
+  await sink.running;
+});

@@ -264,9 +264,15 @@ export class PartitionApplier {
     try {
       await o.driver.apply({ table: target, steps, offsets });
     } catch (e) {
+      if (!(e instanceof MissingColumnError) || refreshed) throw e;
+      // Another partition of this process renamed a column (a newer schema) after this batch
+      // read the table's shape: write once more in the names the table has now.
+      if (o.tables.known(topic)?.target !== target) {
+        o.log.info({ topic, partition, err: e.message }, 'the target table changed while this batch was prepared (another partition evolved it): writing in its new names');
+        return this.#applyDecoded(topic, partition, decoded, nextOffset, true);
+      }
       // Another sink process renamed a column after this one read the table's shape: read the
       // topic's newest schema (that process had it) and write once more in its names.
-      if (!(e instanceof MissingColumnError) || refreshed) throw e;
       const latest = await o.decoder.latestShape(valueSubject(topic));
       if (!latest || latest.schemaId <= (o.tables.known(topic)?.schemaId ?? -1)) throw e;
       o.log.info({ topic, partition, err: e.message }, 'the target table changed under this process: re-reading the newest schema');

@@ -33,6 +33,7 @@ export class MemoryTarget implements TargetDriver {
   #statementFaults = new Map<number, WalrelayError>();
   #commitFaults: CommitFault[] = [];
   #connectFaults: WalrelayError[] = [];
+  #applyHolds: Promise<void>[] = [];
   /** A value this predicate returns a reason for is refused with a ValueError (as a dialect would). */
   refuseValue: ((table: string, column: SchemaColumn, value: unknown) => string | undefined) | undefined;
   /** A table this predicate returns a reason for cannot be created (an IdentifierError naming the table, as MySQL's identifier check). */
@@ -54,6 +55,16 @@ export class MemoryTarget implements TargetDriver {
 
   failConnect(error: WalrelayError): void {
     this.#connectFaults.push(error);
+  }
+
+  /**
+   * The next `apply` waits, its statements already built by the runtime, until the returned
+   * function is called: another batch (another partition) can run in between.
+   */
+  holdNextApply(): () => void {
+    let release: () => void = () => undefined;
+    this.#applyHolds.push(new Promise<void>((resolve) => (release = resolve)));
+    return () => release();
   }
 
   /** A table that exists before the sink runs (the operator's), with any key. */
@@ -166,6 +177,8 @@ export class MemoryTarget implements TargetDriver {
   }
 
   async apply(batch: ApplyBatch): Promise<void> {
+    const hold = this.#applyHolds.shift();
+    if (hold) await hold;
     await Promise.resolve();
     this.#require();
     // Everything below runs without a pause: one transaction, isolated from other applies.
