@@ -5,8 +5,8 @@ import { SHORT, formatResult, runFaultSuite } from './suite.js';
 /**
  * The short fault suite (CI): a few thousand changes while the source and both sinks are
  * killed twice each, the broker, PostgreSQL and MariaDB restarted once, and a second sink
- * joins and leaves each group. Every target must equal PostgreSQL afterwards and the audit
- * table must show no gap and no duplicate. The table lifecycle runs under the same faults: a
+ * joins and leaves each group. Every target must equal PostgreSQL afterwards, the audit
+ * table must show no gap and no duplicate, and no process may exit on its own. The table lifecycle runs under the same faults: a
  * table holding rows joins the publication mid-run (the source is killed during its incremental
  * snapshot), `narrow` gains a column with a default, `late` renames a column and widens another
  * with values above 2^31, and the slot is dropped once (onSlotLost: resync). `npm run test:faults

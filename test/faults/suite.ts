@@ -161,7 +161,7 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     // A supervisor's job: a process that exits on its own is noted and restarted.
     void proc.exited.then(async (code) => {
       if (stopping || expectedExit.has(proc)) return;
-      const tail = proc.output().split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":60')).slice(-2).join(' | ').slice(0, 600);
+      const tail = proc.output().split('\n').filter((l) => /"level":("error"|"fatal"|50|60)\b/.test(l)).slice(-2).join(' | ').slice(0, 600);
       const note = `${since()} ${name} (pid ${proc.child.pid}) exited on its own with code ${code}; log ${proc.logFile}; last errors: ${tail}`;
       unexpectedExits.push(note);
       log(`UNEXPECTED EXIT: ${note}`);
@@ -438,7 +438,9 @@ export async function runFaultSuite(o: FaultOptions): Promise<FaultResult> {
     log(`targets ${reports.every((r) => r.ok) ? 'caught up' : 'did NOT catch up'} ${since()}`);
     const topicAudit = await checkAuditTopic(`${p.prefix}.${p.schema}.audit`, reports[0]?.audit.sourceCount ?? 0);
     await db.end();
-    const ok = reports.every((r) => r.ok) && topicAudit.ok && injectionFailures === 0;
+    // Every process rides out every fault: one that exits on its own is a bug even when the
+    // supervisor's restart leaves the targets exact.
+    const ok = reports.every((r) => r.ok) && topicAudit.ok && injectionFailures === 0 && unexpectedExits.length === 0;
     result = { ok, injections, unexpectedExits, reports, topicAudit, workload: stats, seconds: (Date.now() - t0) / 1000, interrupted: o.signal?.aborted ?? false };
     return result;
   } finally {
