@@ -1,8 +1,8 @@
 /**
- * The V8 heap settings walrelay's binaries run with. Each binary's first module (its
- * `process-settings.ts`, imported first by its entry module) calls `applyHeapSettings` with the
- * binary's defaults; this module imports nothing else, so that runs before the rest of the
- * binary is evaluated.
+ * The V8 heap settings walrelay's binaries run with. A binary's first import applies them:
+ * `@walrelay/core/default-heap-settings` (DEFAULT_NODE_FLAGS), or a module of its own that calls
+ * `applyHeapSettings` with its flags (walrelay-sink-sqlite's `process-settings.ts`). This module
+ * imports nothing else, so that runs before the rest of the binary is evaluated.
  *
  * Why: on a machine with plenty of memory V8 lets the young generation grow to 128 MB and the
  * old generation to about four times what survived the last full collection. The source and

@@ -100,8 +100,8 @@ const REPEAT_WINDOW_MS = 60_000;
 /**
  * Maps kafkajs' log lines onto walrelay's logger. kafkajs logs every retry of a request at
  * ERROR level; walrelay decides what is an error: connection retries and accounted-for
- * warnings go to debug, rebalances and coordinators not ready yet to info, anything else to warn at most once a minute
- * per distinct line (repeats are counted in the next one).
+ * warnings go to debug, rebalances and coordinators not ready yet to info, anything else to
+ * warn at most once a minute per distinct line (repeats are counted in the next one).
  */
 export function kafkaLogCreator(log: Logger): () => (entry: LogEntry) => void {
   const seen = new Map<string, { at: number; repeated: number }>();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// First: the process settings (may restart this process with them before anything else loads).
-import './process-settings.js';
+// First: the heap settings (may restart this process with them before anything else loads).
+import '@walrelay/core/default-heap-settings';
 import { ConfigError } from '@walrelay/core';
 import { sinkMain } from '@walrelay/sink';
 import { MssqlTarget } from './index.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// First: the process settings (may restart this process with them before anything else loads).
+// First: the heap settings (may restart this process with them before anything else loads).
 import './process-settings.js';
 import { sinkMain } from '@walrelay/sink';
 import { SqliteTarget } from './index.js';

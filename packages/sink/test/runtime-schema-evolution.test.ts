@@ -10,13 +10,30 @@ const v1: TableShape = { schema: 'public', table: 'items', columns: [id, name] }
 /** RENAME COLUMN name TO full_name: same attnum, the former name carried. */
 const v2: TableShape = { ...v1, columns: [id, { ...name, name: 'full_name', field: 'full_name', formerNames: ['name'] }] };
 
-test('a rename applied by one sink process reaches another that still holds the old schema: its older records land in the renamed column', async () => {
+/** `items` in v1 on two partitions: row 1 on partition 0, row 2 on partition 1. */
+function itemsOnTwoPartitions(): { w: ReturnType<typeof world>; target: MemoryTarget; old: TableTopic } {
   const w = world();
   const target = new MemoryTarget(w.events);
   const old = new TableTopic(w.schemas, 't.public.items', v1);
   w.log.create(old.topic, 2);
   w.log.append(old.topic, 0, old.change('c', { id: 1n, name: 'one' }));
   w.log.append(old.topic, 1, old.change('c', { id: 2n, name: 'two' }));
+  return { w, target, old };
+}
+
+/** Around RENAME COLUMN name TO full_name: row 2 changed before it (partition 1), row 3 inserted after it (partition 0). */
+function renameUpstream(w: ReturnType<typeof world>, old: TableTopic): void {
+  w.log.append(old.topic, 1, old.change('u', { id: 2n, name: 'two, written before the rename' }));
+  const renamed = new TableTopic(w.schemas, old.topic, v2);
+  w.log.append(renamed.topic, 0, renamed.change('c', { id: 3n, full_name: 'three' }));
+}
+
+function rowsById(target: MemoryTarget): Record<string, unknown>[] {
+  return target.rows('items').sort((x, y) => Number((x['id'] as bigint) - (y['id'] as bigint)));
+}
+
+test('a rename applied by one sink process reaches another that still holds the old schema: its older records land in the renamed column', async () => {
+  const { w, target, old } = itemsOnTwoPartitions();
   const a = startSink({ driver: target, group: w.group, schemas: w.schemas });
   const b = startSink({ driver: target, group: w.group, schemas: w.schemas });
   await until('both running', () => a.runtime.state === 'running' && b.runtime.state === 'running');
@@ -26,15 +43,12 @@ test('a rename applied by one sink process reaches another that still holds the 
   assert.deepEqual(target.tables.get('items')?.columns, ['id', 'name']);
 
   // p1 still holds a change written before the rename; p0 gets the first one after it.
-  w.log.append(old.topic, 1, old.change('u', { id: 2n, name: 'two, written before the rename' }));
-  const renamed = new TableTopic(w.schemas, old.topic, v2);
-  w.log.append(renamed.topic, 0, renamed.change('c', { id: 3n, full_name: 'three' }));
+  renameUpstream(w, old);
   await a.source.drain();
   assert.deepEqual(target.tables.get('items')?.columns, ['id', 'full_name'], 'A renamed the column');
   assert.ok(w.events.indexOf('rename items.name -> full_name') >= 0);
   await b.source.drain();
-  const rows = target.rows('items').sort((x, y) => Number((x['id'] as bigint) - (y['id'] as bigint)));
-  assert.deepEqual(rows, [
+  assert.deepEqual(rowsById(target), [
     { id: 1n, full_name: 'one' },
     { id: 2n, full_name: 'two, written before the rename' },
     { id: 3n, full_name: 'three' },
@@ -60,8 +74,7 @@ test('records of the old and the new schema in one batch are written in the new 
   await until('running', () => sink.runtime.state === 'running');
   await w.group.rebalance();
   await sink.source.drain();
-  const rows = target.rows('items').sort((x, y) => Number((x['id'] as bigint) - (y['id'] as bigint)));
-  assert.deepEqual(rows, [
+  assert.deepEqual(rowsById(target), [
     { id: 1n, full_name: 'one again' },
     { id: 2n, full_name: 'two' },
     { id: 3n, full_name: 'three' },
@@ -71,12 +84,7 @@ test('records of the old and the new schema in one batch are written in the new 
 });
 
 test('a rename applied by one partition while another partition of the same process holds a batch prepared in the old names: that batch is written in the new names (the sink does not stop)', async () => {
-  const w = world();
-  const target = new MemoryTarget(w.events);
-  const old = new TableTopic(w.schemas, 't.public.items', v1);
-  w.log.create(old.topic, 2);
-  w.log.append(old.topic, 0, old.change('c', { id: 1n, name: 'one' }));
-  w.log.append(old.topic, 1, old.change('c', { id: 2n, name: 'two' }));
+  const { w, target, old } = itemsOnTwoPartitions();
   const sink = startSink({ driver: target, group: w.group, schemas: w.schemas });
   await until('running', () => sink.runtime.state === 'running');
   await w.group.rebalance();
@@ -84,9 +92,7 @@ test('a rename applied by one partition while another partition of the same proc
   assert.deepEqual(target.tables.get('items')?.columns, ['id', 'name']);
 
   // Partition 1: a change written before the rename; partition 0: the first one after it.
-  w.log.append(old.topic, 1, old.change('u', { id: 2n, name: 'two, written before the rename' }));
-  const renamed = new TableTopic(w.schemas, old.topic, v2);
-  w.log.append(renamed.topic, 0, renamed.change('c', { id: 3n, full_name: 'three' }));
+  renameUpstream(w, old);
   // Partition 1's batch is built in the old names and held at the target; partition 0's renames the column meanwhile.
   const release = target.holdNextApply();
   const held = sink.source.deliver(sink.source.fetch(old.topic, 1)!);
@@ -96,8 +102,7 @@ test('a rename applied by one partition while another partition of the same proc
   await held;
   assert.deepEqual(sink.source.errors, [], 'no batch failed');
   assert.equal(sink.runtime.state, 'running');
-  const rows = target.rows('items').sort((x, y) => Number((x['id'] as bigint) - (y['id'] as bigint)));
-  assert.deepEqual(rows, [
+  assert.deepEqual(rowsById(target), [
     { id: 1n, full_name: 'one' },
     { id: 2n, full_name: 'two, written before the rename' },
     { id: 3n, full_name: 'three' },
