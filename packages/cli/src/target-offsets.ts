@@ -103,7 +103,7 @@ type Read = { rows: TargetOffsetRow[] | null; owners: TableOwnerRow[] };
 
 function readSqlite(url: string): Read {
   const path = sqlitePath(url);
-  if (path !== ':memory:' && !path.startsWith('file:') && !existsSync(path)) {
+  if (path !== ':memory:' && !existsSync(path)) {
     throw new ConnectionError('sqlite', `target file ${path} does not exist`);
   }
   const db = new Database(path, { readonly: true, fileMustExist: true });

@@ -56,8 +56,19 @@ describe('sqlite SQL builders', () => {
     assert.equal(sqlitePath('/tmp/a b.db'), '/tmp/a b.db');
     assert.equal(sqlitePath('/tmp/what?.db'), '/tmp/what?.db', 'a plain path keeps its ?');
     // A sqlite: URL's query was dropped without a word; now it is refused, naming it.
-    assert.throws(() => sqlitePath('sqlite:///var/lib/x.db?cache=shared'), (e: unknown) => e instanceof ConfigError && /query parameters are not read \(\?cache=shared\)/.test(e.message));
+    assert.throws(() => sqlitePath('sqlite:///var/lib/x.db?cache=shared'), (e: unknown) => e instanceof ConfigError && /query parameters \(\?cache=shared\) would not be read/.test(e.message));
     assert.throws(() => sqlitePath('sqlite:rel.db?mode=ro'), ConfigError);
+    // A file: URI used to be passed through, and the driver (which opens paths, not URIs) made a
+    // file named after the whole text, query and all. It is read as SQLite reads one now.
+    assert.equal(sqlitePath('file:///var/lib/x.db'), '/var/lib/x.db');
+    assert.equal(sqlitePath('file://localhost/var/lib/x.db'), '/var/lib/x.db');
+    assert.equal(sqlitePath('file:/var/lib/a%20b.db'), '/var/lib/a b.db');
+    assert.equal(sqlitePath('file:rel/x.db'), 'rel/x.db');
+    assert.equal(sqlitePath('file::memory:'), ':memory:');
+    assert.throws(() => sqlitePath('file:x.db?cache=private'), (e: unknown) => e instanceof ConfigError && /query parameters \(\?cache=private\) would not be read/.test(e.message));
+    assert.throws(() => sqlitePath('file:x.db#frag'), (e: unknown) => e instanceof ConfigError && /a fragment \(#frag\)/.test(e.message));
+    assert.throws(() => sqlitePath('file://otherhost/x.db'), (e: unknown) => e instanceof ConfigError && /names the host otherhost/.test(e.message));
+    assert.throws(() => sqlitePath('file:///x%ZZ.db'), (e: unknown) => e instanceof ConfigError && /percent-escape/.test(e.message));
   });
   it("sets the connection's page cache: 4 MB unless target.cacheSizeKiB says otherwise", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'walrelay-sqlite-cache-'));
