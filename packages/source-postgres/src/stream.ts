@@ -9,7 +9,7 @@ import {
 } from '@walrelay/core';
 import { PgOutputDecoder, pgMicrosToUnixMs, type PgOutputMessage, type ReplicationFrame, type TupleValue } from './protocol/index.js';
 import type { ReplicationConnection } from './replication/connection.js';
-import type { TransactionalPublisher } from './publish/publisher.js';
+import type { OutRecord, TransactionalPublisher } from './publish/publisher.js';
 import { changeRecords, keyImage, truncateRecords, type RowImage } from './publish/change-records.js';
 import type { SourceCheckpoint } from './publish/checkpoint.js';
 import type { CapturedTable, TableRegistry } from './tables.js';
@@ -204,26 +204,39 @@ export class ChangeStream {
     wake?.();
   }
 
+  /** The next queued item, or undefined when the queue is empty. */
+  #take(): Item | undefined {
+    const item = this.#queue.shift();
+    if (item && this.#queue.length < LOW_WATER) this.#repl.resume();
+    return item;
+  }
+
   async #next(): Promise<Item> {
     for (;;) {
-      const item = this.#queue.shift();
-      if (item) {
-        if (this.#queue.length < LOW_WATER) this.#repl.resume();
-        return item;
-      }
+      const item = this.#take();
+      if (item) return item;
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
   }
 
+  /*
+   * The per-change path (#onMessage → #onChange → #rowChange → #add) returns a promise only when
+   * it has to wait (a produce request to hand over, a Kafka commit, a registry lookup), and
+   * undefined otherwise: as async functions, each change cost four promises and their awaits,
+   * about a third of the source's allocations (docs/performance.md, Session 13). The order of
+   * the work is the same: a step that returns a promise is awaited before the next one starts.
+   */
   async #loop(): Promise<void> {
     for (;;) {
-      const item = await this.#next();
+      const item = this.#take() ?? (await this.#next());
       this.#lastProgress = Date.now();
       switch (item.kind) {
-        case 'message':
+        case 'message': {
           if (item.lsn > this.#received) this.#received = item.lsn;
-          await this.#onMessage(item.lsn, item.message);
+          const waiting = this.#onMessage(item.lsn, item.message);
+          if (waiting) await waiting;
           break;
+        }
         case 'keepalive':
           if (item.walEnd > this.#received) this.#received = item.walEnd;
           if (this.#tx === null && this.#publisher.inTransaction === 0 && this.#pendingCommits === 0 && item.walEnd > this.#confirmed) {
@@ -260,7 +273,7 @@ export class ChangeStream {
     }
   }
 
-  async #onMessage(lsn: Lsn, m: PgOutputMessage): Promise<void> {
+  #onMessage(lsn: Lsn, m: PgOutputMessage): Promise<void> | undefined {
     switch (m.tag) {
       case 'begin': {
         const cp = this.#checkpoint;
@@ -280,13 +293,13 @@ export class ChangeStream {
           txId: BigInt(m.xid),
         };
         if (!skipAll) this.#metrics.lag.received(m.commitTimeMicros);
-        return;
+        return undefined;
       }
       case 'commit': {
         const tx = this.#tx;
         this.#tx = null;
         if (tx) this.#incremental?.onCommit(tx.xid);
-        if (!tx || tx.skipAll) return;
+        if (!tx || tx.skipAll) return undefined;
         this.#checkpoint = {
           ...this.#checkpoint,
           commitLsn: m.commitLsn,
@@ -303,91 +316,92 @@ export class ChangeStream {
         this.#pendingCommits++;
         const stateChanged = this.#incremental?.takeDirty() === true;
         if (stateChanged || this.#publisher.inTransaction >= this.#options.maxChanges || this.#pendingBytes >= this.#options.maxBytes || this.#options.maxDelayMs === 0) {
-          await this.#commitKafka();
+          return this.#commitKafka();
         }
-        return;
+        return undefined;
       }
       case 'relation': {
         const sig = this.#options.signalTable;
         if (sig && m.namespace === sig.schema && m.name === sig.table) {
           this.#signal = { oid: m.relationOid, columns: m.columns.map((c) => c.name) };
-          return;
+          return undefined;
         }
         this.#incremental?.onRelation(m.relationOid);
-        await this.#tables.onRelation(m.relationOid, m.columns);
-        return;
+        return this.#tables.onRelation(m.relationOid, m.columns).then(() => undefined);
       }
       case 'insert':
       case 'update':
       case 'delete':
       case 'truncate':
-        await this.#onChange(lsn, m);
-        this.#changeStart = false;
-        return;
+        return then(this.#onChange(lsn, m), this.#changeDone);
       case 'message':
-        await this.#onLogicalMessage(lsn, m);
-        return;
+        return this.#onLogicalMessage(lsn, m);
       case 'type':
       case 'origin':
-        return;
+        return undefined;
       default:
         throw new ReplicationError(`unexpected pgoutput message ${m.tag}: walrelay does not enable streaming of in-progress or prepared transactions`);
     }
   }
 
-  async #onChange(lsn: Lsn, m: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' | 'truncate' }>): Promise<void> {
+  /** After a change (published, skipped or refused): the next record is a change's first again. */
+  readonly #changeDone = (): void => {
+    this.#changeStart = false;
+  };
+
+  #onChange(lsn: Lsn, m: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' | 'truncate' }>): Promise<void> | undefined {
     const tx = this.#tx;
     if (!tx) throw new ReplicationError(`pgoutput ${m.tag} outside a transaction at ${formatLsn(lsn)}`);
     tx.seq++;
     if (tx.skipAll || tx.seq <= tx.skipUpTo) {
       this.#metrics.skipped.inc({ reason: 'already_published' });
-      return;
+      return undefined;
     }
     this.#changeStart = true;
     if (m.tag !== 'truncate' && this.#signal && m.relationOid === this.#signal.oid) {
       if (m.tag === 'insert') this.#incremental?.onSignal(this.#signalRow(m.newTuple));
-      return;
+      return undefined;
     }
-    if (m.tag === 'truncate') {
-      this.#incremental?.onTruncate(m.relationOids);
-      for (const oid of m.relationOids) {
-        const t = this.#tables.get(oid);
-        if (!t) continue;
-        for (const r of truncateRecords(t, this.#source(t, lsn, tx))) await this.#add(r);
-        this.#metrics.changes.inc({ table: `${t.schema}.${t.table}`, op: 't' });
-      }
-    } else {
-      const t = this.#tables.get(m.relationOid);
-      if (t === undefined) throw new ReplicationError(`pgoutput ${m.tag} for relation ${m.relationOid} before its Relation message`);
-      if (t === null) {
-        this.#metrics.skipped.inc({ reason: 'no_key' });
-      } else {
-        await this.#rowChange(t, lsn, tx, m);
-      }
+    if (m.tag === 'truncate') return this.#onTruncate(lsn, tx, m.relationOids).then(this.#afterChange);
+    const t = this.#tables.get(m.relationOid);
+    if (t === undefined) throw new ReplicationError(`pgoutput ${m.tag} for relation ${m.relationOid} before its Relation message`);
+    if (t === null) {
+      this.#metrics.skipped.inc({ reason: 'no_key' });
+      return this.#afterChange();
     }
-    if (this.#publisher.inTransaction >= this.#options.maxChanges || this.#pendingBytes >= this.#options.maxBytes) {
-      // A large transaction: commit what is published so far, with its position.
-      await this.#commitKafka();
+    return then(this.#rowChange(t, lsn, tx, m), this.#afterChange);
+  }
+
+  /** A large transaction: commit what is published so far, with its position. */
+  readonly #afterChange = (): Promise<void> | undefined => {
+    if (this.#publisher.inTransaction >= this.#options.maxChanges || this.#pendingBytes >= this.#options.maxBytes) return this.#commitKafka();
+    return undefined;
+  };
+
+  async #onTruncate(lsn: Lsn, tx: OpenTx, relationOids: readonly number[]): Promise<void> {
+    this.#incremental?.onTruncate(relationOids);
+    for (const oid of relationOids) {
+      const t = this.#tables.get(oid);
+      if (!t) continue;
+      await this.#addAll(truncateRecords(t, this.#source(t, lsn, tx)), 0);
+      this.#metrics.changes.inc({ table: `${t.schema}.${t.table}`, op: 't' });
     }
   }
 
-  async #rowChange(t: CapturedTable, lsn: Lsn, tx: OpenTx, m: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' }>): Promise<void> {
+  #rowChange(t: CapturedTable, lsn: Lsn, tx: OpenTx, m: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' }>): Promise<void> | undefined {
     const window = this.#incremental?.watching(t.relationOid) ? this.#incremental : undefined;
     if (m.tag === 'insert') window?.onRowChange(t.relationOid, tupleKey(t, m.newTuple));
     if (m.tag !== 'insert' && m.oldTuple) window?.onRowChange(t.relationOid, tupleKey(t, m.oldTuple));
     const source = this.#source(t, lsn, tx);
     const table = this.#tableLabel(t);
+    const counts = this.#metrics.counts;
     if (m.tag === 'insert') {
       const after = this.#row(t, m.newTuple, null);
-      for (const r of changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
-      this.#metrics.counts.change(table, 'c');
-      return;
+      return then(this.#addAll(changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones), 0), () => counts.change(table, 'c'));
     }
     if (m.tag === 'delete') {
       const before = this.#row(t, m.oldTuple, null);
-      for (const r of changeRecords(t, { op: 'd', before: before.row, after: null, unchanged: [], source }, this.#options.tombstones)) await this.#add(r);
-      this.#metrics.counts.change(table, 'd');
-      return;
+      return then(this.#addAll(changeRecords(t, { op: 'd', before: before.row, after: null, unchanged: [], source }, this.#options.tombstones), 0), () => counts.change(table, 'd'));
     }
     const old = m.oldTuple ? this.#row(t, m.oldTuple, null) : null;
     // With REPLICA IDENTITY FULL the old tuple has every column: unchanged TOAST values come from it.
@@ -402,14 +416,18 @@ export class ChangeStream {
       // The new row left TOAST values out (only under a replica identity that is not FULL):
       // nothing in the stream holds them for the new key, so the table is read again.
       if (after.unchanged.length > 0) this.#rereadAfterKeyChange(t, after.unchanged);
-      for (const r of changeRecords(t, { op: 'd', before: old.row, after: null, unchanged: [], source }, this.#options.tombstones)) await this.#add(r);
-      for (const r of changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
-      this.#metrics.counts.change(table, 'd');
-      this.#metrics.counts.change(table, 'c');
-      return;
+      const oldRow = old.row;
+      return then(
+        then(this.#addAll(changeRecords(t, { op: 'd', before: oldRow, after: null, unchanged: [], source }, this.#options.tombstones), 0), () =>
+          this.#addAll(changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones), 0),
+        ),
+        () => {
+          counts.change(table, 'd');
+          counts.change(table, 'c');
+        },
+      );
     }
-    for (const r of changeRecords(t, { op: 'u', before: old?.row ?? null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)) await this.#add(r);
-    this.#metrics.counts.change(table, 'u');
+    return then(this.#addAll(changeRecords(t, { op: 'u', before: old?.row ?? null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones), 0), () => counts.change(table, 'u'));
   }
 
   /**
@@ -453,11 +471,11 @@ export class ChangeStream {
     const t = emission.table;
     const source: SourceBlock = { ...this.#source(t, lsn, tx), snapshot: 'incremental', tx_seq: null };
     for (const after of emission.rows) {
-      for (const r of changeRecords(t, { op: 'r', before: null, after, unchanged: [], source }, false)) await this.#add(r);
+      await this.#addAll(changeRecords(t, { op: 'r', before: null, after, unchanged: [], source }, false), 0);
     }
     // Rows the stream updated inside the window without their TOAST values: the chunk's values of those columns only.
     for (const p of emission.partial) {
-      for (const r of changeRecords(t, { op: 'r', before: null, after: p.row, unchanged: p.unchanged, source }, false)) await this.#add(r);
+      await this.#addAll(changeRecords(t, { op: 'r', before: null, after: p.row, unchanged: p.unchanged, source }, false), 0);
     }
     this.#metrics.changes.inc({ table: `${t.schema}.${t.table}`, op: 'r' }, emission.rows.length + emission.partial.length);
   }
@@ -535,28 +553,47 @@ export class ChangeStream {
     };
   }
 
-  async #add(r: Parameters<TransactionalPublisher['add']>[0]): Promise<void> {
-    if (!this.#publisher.fitsAlone(r)) {
-      const refused = await this.#publisher.refusal(r);
-      if (refused) {
-        // Stop exactly at this change: commit what precedes it (earlier transactions, and the
-        // earlier changes of this one with their position), so only the refused change and
-        // what follows wait. Only at a change's first record: a change is never half published.
-        const tx = this.#tx;
-        if (tx && this.#changeStart && tx.seq > 0n) {
-          tx.seq--;
-          if (this.#publisher.inTransaction > 0 || this.#pendingCommits > 0) await this.#commitKafka();
-        }
-        throw refused;
+  /** Adds `records` from index `i` on, in order; a promise only when one of them has to wait. */
+  #addAll(records: readonly OutRecord[], i: number): Promise<void> | undefined {
+    for (; i < records.length; i++) {
+      const waiting = this.#add(records[i]!);
+      if (waiting) {
+        const next = i + 1;
+        return next < records.length ? waiting.then(() => this.#addAll(records, next)) : waiting;
       }
     }
+    return undefined;
+  }
+
+  #add(r: OutRecord): Promise<void> | undefined {
+    return this.#publisher.fitsAlone(r) ? this.#addFitting(r) : this.#addChecked(r);
+  }
+
+  /** A record whose topic's limit is not known yet, or that may be above it: asks the publisher first. */
+  async #addChecked(r: OutRecord): Promise<void> {
+    const refused = await this.#publisher.refusal(r);
+    if (refused) {
+      // Stop exactly at this change: commit what precedes it (earlier transactions, and the
+      // earlier changes of this one with their position), so only the refused change and
+      // what follows wait. Only at a change's first record: a change is never half published.
+      const tx = this.#tx;
+      if (tx && this.#changeStart && tx.seq > 0n) {
+        tx.seq--;
+        if (this.#publisher.inTransaction > 0 || this.#pendingCommits > 0) await this.#commitKafka();
+      }
+      throw refused;
+    }
+    const waiting = this.#addFitting(r);
+    if (waiting) await waiting;
+  }
+
+  #addFitting(r: OutRecord): Promise<void> | undefined {
     this.#changeStart = false;
     const bytes = (r.key?.length ?? 0) + (r.value?.length ?? 0);
     this.#pendingBytes += bytes;
     this.#metrics.counts.bytes(bytes);
     if (this.#publisher.inTransaction === 0 && this.#pendingCommits === 0) this.#pendingSince = Date.now();
-    const sending = this.#publisher.add(r);
-    if (sending) await sending;
+    return this.#publisher.add(r);
   }
 
   /** Commits the Kafka transaction with the checkpoint, then confirms to PostgreSQL. */
@@ -592,6 +629,12 @@ export class ChangeStream {
       this.#log.warn({ err: errorMessage(e) }, 'could not send a standby status update');
     }
   }
+}
+
+/** `next` after `waiting` (at once when nothing waits); a promise only when something waited. */
+function then(waiting: Promise<void> | undefined, next: () => Promise<void> | void | undefined): Promise<void> | undefined {
+  if (waiting === undefined) return next() ?? undefined;
+  return waiting.then(next);
 }
 
 function quoteList(publication: string): string {
