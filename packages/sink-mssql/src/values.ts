@@ -1,5 +1,5 @@
 import { ValueError, type SchemaColumn } from '@walrelay/core';
-import { columnRef, dateText, exactScalar, isNullParam, NOT_SCALAR, stringValue, textualValue, timestampText, timeText } from '@walrelay/sink';
+import { columnRefOf, dateText, exactScalar, isNullParam, NOT_SCALAR, stringValue, textualValue, timestampText, timeText } from '@walrelay/sink';
 import sql from 'mssql';
 import type { ISqlType } from 'mssql';
 import { decimalFits } from './sql.js';
@@ -52,7 +52,7 @@ const MAX_TIME = 86_399_999_999n;
 
 /** One decoded value → the parameter value for its SQL Server column. */
 export function mssqlParam(col: SchemaColumn, value: unknown, table: string): unknown {
-  const where = columnRef(table, col.name);
+  const where = columnRefOf(table, col);
   if (isNullParam(col.key, value, where)) return null;
   const scalar = exactScalar(col.kind, value, where, decimalFits(col));
   if (scalar !== NOT_SCALAR) return scalar;

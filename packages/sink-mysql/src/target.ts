@@ -294,16 +294,27 @@ export class MysqlTarget implements TargetDriver {
         count = 0;
         bytes = overhead;
       };
+      const width = columns.length;
       for (const row of rows) {
-        const converted = columns.map((col, i) => mysqlParam(col, row[i], table));
-        const size = converted.reduce<number>((sum, v) => sum + escapedSize(v) + 1, 4);
+        // The row's values go into the statement's parameters at once; if the row does not fit
+        // the statement any more, they move to the next one.
+        const from = params.length;
+        let size = 4;
+        for (let i = 0; i < width; i++) {
+          const v = mysqlParam(columns[i]!, row[i], table);
+          params.push(v);
+          size += escapedSize(v) + 1;
+        }
         if (overhead + size > budget) {
           throw new ValueError(`${table}: a row of ${overhead + size} bytes does not fit the server's max_allowed_packet (${this.maxPacket})`, {
             details: { table },
           });
         }
-        if (count >= this.maxRows || bytes + size > budget) flush();
-        params.push(...converted);
+        if (count >= this.maxRows || bytes + size > budget) {
+          const converted = params.splice(from, width);
+          flush();
+          for (const v of converted) params.push(v);
+        }
         count += 1;
         bytes += size;
       }

@@ -1,10 +1,10 @@
 import type { SchemaColumn } from '@walrelay/core';
-import { columnRef, dateText, exactScalar, isNullParam, NOT_SCALAR, textualValue, timestampText, timeText } from '@walrelay/sink';
+import { columnRefOf, dateText, exactScalar, isNullParam, NOT_SCALAR, textualValue, timestampText, timeText } from '@walrelay/sink';
 import { decimalFits } from './sql.js';
 
 /** One decoded value → the parameter mysql2 binds (escapes client-side) for its MySQL column. */
 export function mysqlParam(col: SchemaColumn, value: unknown, table: string): unknown {
-  const where = columnRef(table, col.name);
+  const where = columnRefOf(table, col);
   if (isNullParam(col.key, value, where)) return null;
   const scalar = exactScalar(col.kind, value, where, decimalFits(col));
   if (scalar !== NOT_SCALAR) return scalar;

@@ -244,8 +244,12 @@ export class SqliteTarget implements TargetDriver {
       const perStatement = Math.max(1, Math.min(this.maxRows, Math.floor(SQLITE_MAX_VARIABLES / Math.max(1, columns.length))));
       let at = 0;
       for (const size of chunkSizes(rows.length, perStatement)) {
-        const params: unknown[] = [];
-        for (const row of rows.slice(at, at + size)) columns.forEach((col, i) => params.push(sqliteParam(col, row[i], table)));
+        const params: unknown[] = new Array<unknown>(size * columns.length);
+        let p = 0;
+        for (let r = at; r < at + size; r++) {
+          const row = rows[r]!;
+          for (let i = 0; i < columns.length; i++) params[p++] = sqliteParam(columns[i]!, row[i], table);
+        }
         at += size;
         out.push({ sql: step.kind === 'upsert' ? upsertSql(table, columns, size) : deleteSql(table, columns, size), params });
       }

@@ -1,9 +1,9 @@
 import { ValueError, type SchemaColumn } from '@walrelay/core';
-import { booleanValue, bytesValue, columnRef, dateText, int64Value, intValue, isNullParam, textualValue, timestampText, timeText } from '@walrelay/sink';
+import { booleanValue, bytesValue, columnRefOf, dateText, int64Value, intValue, isNullParam, textualValue, timestampText, timeText } from '@walrelay/sink';
 
 /** One decoded value → what better-sqlite3 binds for its SQLite column. */
 export function sqliteParam(col: SchemaColumn, value: unknown, table: string): unknown {
-  const where = columnRef(table, col.name);
+  const where = columnRefOf(table, col);
   if (isNullParam(col.key, value, where)) return null;
   switch (col.kind) {
     case 'boolean':

@@ -9,8 +9,15 @@ export type TableChange =
   | { readonly kind: 'delete'; readonly key: Record<string, unknown> }
   | { readonly kind: 'truncate' };
 
+/**
+ * A key's effect so far. An upsert made by one change keeps that change's `after` as it is; the
+ * merged column map is made only when a second change of the key comes in the same batch (most
+ * batches change each key once: the map, the list of fields and the column filter per row were a
+ * third of the sink's coalescing time and garbage; docs/performance.md, Session 13).
+ */
 type Effect =
-  | { kind: 'upsert'; key: Record<string, unknown>; values: Map<string, unknown> }
+  | { kind: 'upsert'; key: Record<string, unknown>; after: Record<string, unknown>; values: null }
+  | { kind: 'upsert'; key: Record<string, unknown>; after: null; values: Map<string, unknown> }
   | { kind: 'delete'; key: Record<string, unknown> };
 
 /** A canonical text of a key, for grouping changes of one row. */
@@ -41,16 +48,17 @@ export function coalesce(shape: TableShape, changes: readonly TableChange[]): Ap
   const keyCols = shape.columns.filter((c) => c.key !== null).sort((a, b) => (a.key as number) - (b.key as number));
   const keyFields = keyCols.map((c) => c.field);
   const steps: ApplyStep[] = [];
-  let effects = new Map<string, Effect>();
+  let effects = new Map<string | bigint, Effect>();
+  const groups = new SegmentGroups(shape, keyCols);
 
   for (const ch of changes) {
     if (ch.kind === 'truncate') {
-      steps.push(...segmentSteps(shape, keyCols, effects));
+      steps.push(...groups.steps(effects));
       effects = new Map();
       steps.push({ kind: 'truncate' });
       continue;
     }
-    const k = keyText(ch.key, keyFields);
+    const k = effectKey(ch.key, keyFields);
     if (ch.kind === 'delete' || ch.envelope.op === 'd') {
       effects.set(k, { kind: 'delete', key: ch.key });
       continue;
@@ -58,9 +66,15 @@ export function coalesce(shape: TableShape, changes: readonly TableChange[]): Ap
     const env = ch.envelope;
     const after = env.after;
     if (!after) continue;
-    const unchanged = env.unchanged_toast.length > 0 ? new Set(env.unchanged_toast) : null;
     const prev = effects.get(k);
-    const values = prev?.kind === 'upsert' ? prev.values : new Map<string, unknown>();
+    if (prev?.kind !== 'upsert' && env.unchanged_toast.length === 0) {
+      // The key's first upsert in the segment, with every column it carries: kept as it is.
+      effects.delete(k);
+      effects.set(k, { kind: 'upsert', key: ch.key, after, values: null });
+      continue;
+    }
+    const unchanged = env.unchanged_toast.length > 0 ? new Set(env.unchanged_toast) : null;
+    const values = prev?.kind === 'upsert' ? (prev.values ?? valuesOf(prev.after as Record<string, unknown>, prev.key, keyFields)) : new Map<string, unknown>();
     for (const field of Object.keys(after)) {
       if (unchanged?.has(field)) continue;
       values.set(field, after[field]);
@@ -68,36 +82,97 @@ export function coalesce(shape: TableShape, changes: readonly TableChange[]): Ap
     for (const f of keyFields) values.set(f, ch.key[f]);
     if (prev?.kind === 'upsert') {
       // Keep the key's position: Map re-set does not move it.
-      prev.values = values;
+      effects.set(k, { kind: 'upsert', key: prev.key, after: null, values });
     } else {
       effects.delete(k);
-      effects.set(k, { kind: 'upsert', key: ch.key, values });
+      effects.set(k, { kind: 'upsert', key: ch.key, after: null, values });
     }
   }
-  steps.push(...segmentSteps(shape, keyCols, effects));
+  steps.push(...groups.steps(effects));
   return steps;
 }
 
-function segmentSteps(shape: TableShape, keyCols: readonly SchemaColumn[], effects: Map<string, Effect>): ApplyStep[] {
-  if (effects.size === 0) return [];
-  const steps: ApplyStep[] = [];
-  const deletes: RowValues[] = [];
-  const groups = new Map<string, { columns: SchemaColumn[]; rows: RowValues[] }>();
-  for (const e of effects.values()) {
-    if (e.kind === 'delete') {
-      deletes.push(keyCols.map((c) => e.key[c.field] ?? null));
-      continue;
-    }
-    const columns = shape.columns.filter((c) => c.key !== null || e.values.has(c.field));
-    const signature = columns.map((c) => c.field).join('\u0000');
-    let g = groups.get(signature);
-    if (!g) groups.set(signature, (g = { columns, rows: [] }));
-    g.rows.push(columns.map((c) => {
-      const v = e.values.get(c.field);
-      return v === undefined ? null : v;
-    }));
+/**
+ * The grouping key of a row: a single bigint key column is its own key (a Map compares bigints
+ * by value, and never equal to a string), any other key its canonical text.
+ */
+function effectKey(key: Record<string, unknown>, fields: readonly string[]): string | bigint {
+  if (fields.length === 1) {
+    const v = key[fields[0]!];
+    if (typeof v === 'bigint') return v;
   }
-  if (deletes.length > 0) steps.push({ kind: 'delete', columns: keyCols, keys: deletes });
-  for (const g of groups.values()) steps.push({ kind: 'upsert', columns: g.columns, rows: g.rows });
-  return steps;
+  return keyText(key, fields);
+}
+
+/** The column map of a one-change upsert: its after's fields, then the key's. */
+function valuesOf(after: Record<string, unknown>, key: Record<string, unknown>, keyFields: readonly string[]): Map<string, unknown> {
+  const values = new Map<string, unknown>();
+  for (const field of Object.keys(after)) values.set(field, after[field]);
+  for (const f of keyFields) values.set(f, key[f]);
+  return values;
+}
+
+/**
+ * A segment's steps: its deletes, then its upserts grouped by the set of columns they write
+ * (the key columns and those the upsert has a value for), in the segment's order.
+ */
+class SegmentGroups {
+  readonly #shape: TableShape;
+  readonly #keyCols: readonly SchemaColumn[];
+
+  constructor(shape: TableShape, keyCols: readonly SchemaColumn[]) {
+    this.#shape = shape;
+    this.#keyCols = keyCols;
+  }
+
+  steps(effects: ReadonlyMap<string | bigint, Effect>): ApplyStep[] {
+    if (effects.size === 0) return [];
+    const all = this.#shape.columns;
+    const keyCols = this.#keyCols;
+    const steps: ApplyStep[] = [];
+    const deletes: RowValues[] = [];
+    const groups = new Map<string, { columns: readonly SchemaColumn[]; rows: RowValues[] }>();
+    /** The group of rows that write every column (most of them), found without a signature. */
+    let full: { columns: readonly SchemaColumn[]; rows: RowValues[] } | undefined;
+    for (const e of effects.values()) {
+      if (e.kind === 'delete') {
+        deletes.push(keyCols.map((c) => e.key[c.field] ?? null));
+        continue;
+      }
+      if (e.after !== null && writesEvery(all, e.after)) {
+        if (!full) {
+          const signature = all.map((c) => c.field).join('\u0000');
+          full = groups.get(signature);
+          if (!full) groups.set(signature, (full = { columns: all, rows: [] }));
+        }
+        const row: unknown[] = new Array<unknown>(all.length);
+        for (let i = 0; i < all.length; i++) {
+          const c = all[i]!;
+          const v = c.key !== null ? e.key[c.field] : e.after[c.field];
+          row[i] = v === undefined ? null : v;
+        }
+        full.rows.push(row);
+        continue;
+      }
+      const values = e.values ?? valuesOf(e.after as Record<string, unknown>, e.key, keyCols.map((c) => c.field));
+      const columns = all.filter((c) => c.key !== null || values.has(c.field));
+      const signature = columns.map((c) => c.field).join('\u0000');
+      let g = groups.get(signature);
+      if (!g) groups.set(signature, (g = { columns, rows: [] }));
+      if (columns.length === all.length) full = g;
+      g.rows.push(columns.map((c) => {
+        const v = values.get(c.field);
+        return v === undefined ? null : v;
+      }));
+    }
+    if (deletes.length > 0) steps.push({ kind: 'delete', columns: keyCols, keys: deletes });
+    for (const g of groups.values()) steps.push({ kind: 'upsert', columns: g.columns, rows: g.rows });
+    return steps;
+  }
+}
+
+/** Whether a one-change upsert writes every column: each is a key column or a field of its after. */
+function writesEvery(columns: readonly SchemaColumn[], after: Record<string, unknown>): boolean {
+  for (const c of columns) if (c.key === null && !Object.hasOwn(after, c.field)) return false;
+  return true;
 }

@@ -44,6 +44,21 @@ export function columnRef(table: string, column: string): string {
   return `${table}.${column}`;
 }
 
+/** The last `where` made for each column object (a sink writes the same columns row after row). */
+const columnRefs = new WeakMap<object, { readonly table: string; readonly where: string }>();
+
+/**
+ * `columnRef(table, column.name)`, made once per column object and table instead of once per
+ * value (a string per value bound: a tenth of a sink's garbage; docs/performance.md, Session 13).
+ */
+export function columnRefOf(table: string, column: { readonly name: string }): string {
+  const known = columnRefs.get(column);
+  if (known !== undefined && known.table === table) return known.where;
+  const where = columnRef(table, column.name);
+  columnRefs.set(column, { table, where });
+  return where;
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Buffer.isBuffer(value)) return 'Buffer';
@@ -53,6 +68,13 @@ function describe(value: unknown): string {
 
 function pad(n: number | bigint, width: number): string {
   return String(n).padStart(width, '0');
+}
+
+/** '00'…'99': the two-digit fields of dates and times without a string made per field. */
+const TWO_DIGITS: readonly string[] = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : String(i)));
+
+function year(y: number): string {
+  return y >= 1000 && y <= 9999 ? String(y) : pad(y, 4);
 }
 
 /** Civil date (proleptic Gregorian) of a day count, Howard Hinnant's algorithm: exact for any year. */
@@ -82,7 +104,7 @@ function daysText(days: number, where: string, kind: string): string {
     });
   }
   const { y, m, d } = civilFromDays(days);
-  return `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`;
+  return `${year(y)}-${TWO_DIGITS[m]!}-${TWO_DIGITS[d]!}`;
 }
 
 /** Days since 1970-01-01 → 'YYYY-MM-DD'. */
@@ -110,11 +132,42 @@ function clockText(micros: bigint): string {
   return `${pad(h, 2)}:${pad(min, 2)}:${pad(s, 2)}.${pad(f, 6)}`;
 }
 
+/** Microseconds in one day, as a number. */
+const DAY_MICROS_NUMBER = 86_400_000_000;
+/** Below this magnitude a microsecond count, its day count times a day and their difference are exact doubles (years 1827–2112). */
+const NUMBER_MICROS = 2n ** 52n;
+
+/** Microseconds within a day (0 ≤ micros < a day, a safe integer) → 'HH:MM:SS.ffffff', in number arithmetic. */
+function clockTextOfNumber(micros: number): string {
+  const secs = Math.floor(micros / 1_000_000);
+  const f = micros - secs * 1_000_000;
+  const h = Math.floor(secs / 3600);
+  const rest = secs - h * 3600;
+  const min = Math.floor(rest / 60);
+  // f + 10^6 has seven digits: its last six are f's, zero-padded.
+  return `${TWO_DIGITS[h]!}:${TWO_DIGITS[min]!}:${TWO_DIGITS[rest - min * 60]!}.${String(f + 1_000_000).slice(1)}`;
+}
+
 /** Microseconds since 1970-01-01 00:00 (UTC for timestamptz) → 'YYYY-MM-DD HH:MM:SS.ffffff'. */
 export function timestampText(value: unknown, where: string, options: TemporalTextOptions = {}): string {
   const micros = toMicros(value, where, 'a timestamp');
   if (micros === TIMESTAMP_POS_INFINITY) return infinity(1, 'timestamp', where, options);
   if (micros === TIMESTAMP_NEG_INFINITY) return infinity(-1, 'timestamp', where, options);
+  if (micros > -NUMBER_MICROS && micros < NUMBER_MICROS) {
+    // The common case, without a bigint division per field (a bigint each): the same text.
+    const n = Number(micros);
+    let dayCount = Math.floor(n / DAY_MICROS_NUMBER);
+    let within = n - dayCount * DAY_MICROS_NUMBER;
+    // The quotient is rounded: at most one day off near a day's boundary.
+    if (within < 0) {
+      within += DAY_MICROS_NUMBER;
+      dayCount -= 1;
+    } else if (within >= DAY_MICROS_NUMBER) {
+      within -= DAY_MICROS_NUMBER;
+      dayCount += 1;
+    }
+    return `${daysText(dayCount, where, 'timestamp')}${options.separator ?? ' '}${clockTextOfNumber(within)}${options.suffix ?? ''}`;
+  }
   let days = micros / DAY_MICROS;
   let rest = micros % DAY_MICROS;
   if (rest < 0n) {

@@ -69,6 +69,30 @@ describe('timestampText', () => {
       assert.equal(timestampText(micros, 'x'), `${iso.slice(0, 10)} ${iso.slice(11, 23)}789`);
     }
   });
+  it('writes the same text in number arithmetic (|micros| < 2^52) as in bigint arithmetic', () => {
+    // The bigint path, written out: days and the clock by bigint division.
+    const D = 86_400_000_000n;
+    const reference = (micros: bigint): string => {
+      let days = micros / D;
+      let rest = micros % D;
+      if (rest < 0n) {
+        rest += D;
+        days -= 1n;
+      }
+      const ms = Number(days) * 86_400_000; // whole days: exact
+      const date = new Date(ms).toISOString().slice(0, 10);
+      const p = (n: bigint, w: number) => n.toString().padStart(w, '0');
+      return `${date} ${p(rest / 3_600_000_000n, 2)}:${p((rest / 60_000_000n) % 60n, 2)}:${p((rest / 1_000_000n) % 60n, 2)}.${p(rest % 1_000_000n, 6)}`;
+    };
+    const edge = 2n ** 52n;
+    const samples: bigint[] = [0n, -1n, 1n, D - 1n, D, D + 1n, -D, -D - 1n, -D + 1n, edge - 1n, -edge + 1n, edge, -edge];
+    // Around every day boundary of a few spread-out days, where the rounded quotient may be one off.
+    for (let k = -52_000n; k <= 52_000n; k += 997n) for (const d of [-1n, 0n, 1n, 999_999n]) samples.push(k * D + d);
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 20_000; i++) samples.push(BigInt(Math.floor((rand() * 2 - 1) * 2 ** 52)));
+    for (const micros of samples) assert.equal(timestampText(micros, 'x'), reference(micros), `${micros}`);
+  });
   it('refuses out-of-range years and infinity', () => {
     assert.throws(() => timestampText(-62_135_596_800_000_001n, 'ev.at'), isValueError(/ev\.at.*1\.\.9999/));
     assert.throws(() => timestampText(253_402_300_800_000_000n, 'ev.at'), isValueError(/ev\.at/));
