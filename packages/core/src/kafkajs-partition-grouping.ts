@@ -27,8 +27,20 @@ export function groupMessagesPerPartition({
 }): Record<number, unknown[]> {
   const result: Record<number, unknown[]> = {};
   if (partitionMetadata.length === 0) return result;
+  // One argument object for all the messages (kafkajs' partitioners read it and keep nothing).
+  const args: { topic: string; partitionMetadata: unknown[]; message: unknown } = { topic, partitionMetadata, message: undefined };
   for (const message of messages) {
-    const partition = partitioner({ topic, partitionMetadata, message });
+    // A message that names its partition goes there: both of kafkajs' partitioners (default and
+    // legacy, the only ones walrelay's producers use) return it as given, after filtering the
+    // partition list into a new array per message (a twentieth of the source's garbage).
+    const named = (message as { partition?: unknown }).partition;
+    let partition: number;
+    if (typeof named === 'number') {
+      partition = named;
+    } else {
+      args.message = message;
+      partition = partitioner(args);
+    }
     const list = result[partition];
     if (list) list.push(message);
     else result[partition] = [message];

@@ -5,12 +5,14 @@ import {
   bigIntToBytes,
   bytesToBigInt,
   decodeAvro,
+  decodeAvroAt,
   encodeAvro,
   encodeFramed,
   formatUnscaled,
   parseUnscaled,
   frame,
   unframe,
+  schemaIdOf,
   DecodeError,
   ValueError,
 } from '../src/index.js';
@@ -63,6 +65,18 @@ test('a truncated payload is a DecodeError, not a RangeError', () => {
   const type = avroType({ type: 'record', name: 'S', fields: [{ name: 's', type: 'string' }] });
   const bytes = encodeAvro(type, { s: 'hello world' });
   assert.throws(() => decodeAvro(type, bytes.subarray(0, 4)), DecodeError);
+});
+
+test('a framed payload decoded in place equals the payload decoded alone; truncated or trailing bytes are refused the same way', () => {
+  const type = avroType({ type: 'record', name: 'S', fields: [{ name: 's', type: 'string' }, { name: 'n', type: 'long' }] });
+  const framed = encodeFramed(type, 7, { s: 'hello world', n: 2n ** 60n });
+  assert.equal(schemaIdOf(framed), 7);
+  assert.deepEqual(decodeAvroAt(type, framed, 5), decodeAvro(type, unframe(framed).payload));
+  assert.throws(() => decodeAvroAt(type, framed.subarray(0, framed.length - 2), 5), (e: unknown) => e instanceof DecodeError && /truncated buffer/.test(e.message));
+  assert.throws(() => decodeAvroAt(type, Buffer.concat([framed, Buffer.from([0])]), 5), (e: unknown) => e instanceof DecodeError && /trailing data/.test(e.message));
+  assert.throws(() => decodeAvro(type, Buffer.concat([unframe(framed).payload, Buffer.from([0])])), (e: unknown) => e instanceof DecodeError && /trailing data/.test(e.message));
+  assert.throws(() => schemaIdOf(Buffer.from([1, 0, 0, 0, 1, 9])), DecodeError);
+  assert.throws(() => schemaIdOf(Buffer.from([0, 0])), DecodeError);
 });
 
 test('longs with a logical type (timestamp-micros, time-micros) are bigint too', () => {

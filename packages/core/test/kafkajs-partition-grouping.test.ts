@@ -30,3 +30,19 @@ test('the grouping keeps every message, each partition in its order, and nothing
   assert.equal(total, messages.length);
   assert.deepEqual(groupMessagesPerPartition({ topic: 't', partitionMetadata: [], messages, partitioner: () => 0 }), {});
 });
+
+test("messages that name their partition and messages placed by key group as kafkajs' own grouping does with its default partitioner", () => {
+  const require = createRequire(import.meta.url);
+  const { Partitioners } = require('kafkajs') as { Partitioners: { DefaultPartitioner: () => (a: unknown) => number } };
+  const partitionMetadata = [0, 1, 2, 3].map((partitionId) => ({ partitionId, leader: 1 }));
+  const messages = Array.from({ length: 2_000 }, (_, i) => (i % 3 === 0 ? { key: Buffer.from(`k${i}`), i } : { key: Buffer.from(`k${i}`), partition: i % 4, i }));
+  // kafkajs' grouping as it is written in kafkajs 2.2.4 (every message through the partitioner).
+  const reference = (partitioner: (a: unknown) => number) =>
+    messages.reduce<Record<number, unknown[]>>((result, message) => {
+      const partition = partitioner({ topic: 't', partitionMetadata, message });
+      return Object.assign(result, { [partition]: [...(result[partition] ?? []), message] });
+    }, {});
+  const ours = groupMessagesPerPartition({ topic: 't', partitionMetadata, messages, partitioner: Partitioners.DefaultPartitioner() as never });
+  assert.deepEqual(ours, reference(Partitioners.DefaultPartitioner()));
+  assert.ok(Object.values(ours).every((list) => list.some((m) => (m as { partition?: number }).partition === undefined)), 'keyed messages spread over the partitions too');
+});

@@ -1,7 +1,10 @@
 import {
   avroType,
   decodeAvro,
+  decodeAvroAt,
   DecodeError,
+  PAYLOAD_START,
+  schemaIdOf,
   TRUNCATE_HEADER,
   tableShapeFromValueSchema,
   unframe,
@@ -78,18 +81,19 @@ export class RecordDecoder {
    */
   decodeKnown(key: Buffer | null, value: Buffer | null, headers: Record<string, unknown> | undefined): DecodedRecord | undefined {
     if (value === null || value.length === 0) return undefined;
-    const v = unframe(value);
-    const valueEntry = this.#resolved.get(v.schemaId);
+    const valueId = schemaIdOf(value);
+    const valueEntry = this.#resolved.get(valueId);
     if (!valueEntry || valueEntry.format !== 'walrelay') return undefined;
-    const envelope = envelopeOf(v.schemaId, valueEntry, v.payload) as unknown as AppliedEnvelope;
+    // Decoded in place, after the framing (no view of the payload per record).
+    const envelope = envelopeAt(valueId, valueEntry, value) as unknown as AppliedEnvelope;
     // A truncate marker's key is not Avro: it is never decoded.
-    const truncate = walrelayTruncate(v.schemaId, valueEntry, envelope, headers);
+    const truncate = walrelayTruncate(valueId, valueEntry, envelope, headers);
     if (truncate) return truncate;
     if (!key) throw new DecodeError(`change record without a key (op ${envelope.op})`);
-    const k = unframe(key);
-    const keyEntry = this.#resolved.get(k.schemaId);
+    const keyId = schemaIdOf(key);
+    const keyEntry = this.#resolved.get(keyId);
     if (!keyEntry) return undefined;
-    return { kind: 'change', schemaId: v.schemaId, shape: valueEntry.shape as TableShape, key: keyValueOf(keyEntry, k).value, envelope };
+    return { kind: 'change', schemaId: valueId, shape: valueEntry.shape as TableShape, key: keyRecord(decodeAvroAt(keyEntry.type, key, PAYLOAD_START), keyId), envelope };
   }
 
   /** `topic` is needed only for a Debezium truncate (no key) of a table not seen before. */
@@ -197,6 +201,16 @@ export class RecordDecoder {
 /** A value decoded with its schema: it must be a change envelope. */
 function envelopeOf(schemaId: number, entry: SchemaEntry, payload: Buffer): Record<string, unknown> {
   const raw = (entry.reader ? decodeAvro(entry.reader.type, payload, entry.reader.resolver) : decodeAvro(entry.type, payload)) as Record<string, unknown>;
+  return changeEnvelope(raw, schemaId);
+}
+
+/** `envelopeOf` the payload of a framed value, decoded where it lies. */
+function envelopeAt(schemaId: number, entry: SchemaEntry, framed: Buffer): Record<string, unknown> {
+  const raw = (entry.reader ? decodeAvroAt(entry.reader.type, framed, PAYLOAD_START, entry.reader.resolver) : decodeAvroAt(entry.type, framed, PAYLOAD_START)) as Record<string, unknown>;
+  return changeEnvelope(raw, schemaId);
+}
+
+function changeEnvelope(raw: Record<string, unknown>, schemaId: number): Record<string, unknown> {
   if (typeof raw?.op !== 'string') throw new DecodeError(`record with schema id ${schemaId} is not a change envelope`);
   return raw;
 }
@@ -208,9 +222,12 @@ function walrelayTruncate(schemaId: number, entry: SchemaEntry, envelope: Applie
 }
 
 function keyValueOf(entry: SchemaEntry, k: { schemaId: number; payload: Buffer }): { value: Record<string, unknown>; fields: string[] } {
-  const keyValue = decodeAvro(entry.type, k.payload) as Record<string, unknown>;
-  if (typeof keyValue !== 'object' || keyValue === null) throw new DecodeError(`key with schema id ${k.schemaId} is not a record`);
-  return { value: keyValue, fields: entry.keyFields ?? [] };
+  return { value: keyRecord(decodeAvro(entry.type, k.payload), k.schemaId), fields: entry.keyFields ?? [] };
+}
+
+function keyRecord(keyValue: unknown, schemaId: number): Record<string, unknown> {
+  if (typeof keyValue !== 'object' || keyValue === null) throw new DecodeError(`key with schema id ${schemaId} is not a record`);
+  return keyValue as Record<string, unknown>;
 }
 
 /** The field names of a record key schema (none for another kind: the decoded key is refused then). */

@@ -52,6 +52,8 @@ interface OpenTx {
 }
 
 const HIGH_WATER = 2_000;
+/** The unchanged-TOAST list of a row that has every value. */
+const NONE_UNCHANGED: readonly string[] = Object.freeze([]);
 const LOW_WATER = 200;
 
 /**
@@ -489,9 +491,10 @@ export class ChangeStream {
     return row;
   }
 
-  #row(t: CapturedTable, tuple: readonly TupleValue[], fill: RowImage | null): { row: RowImage; unchanged: string[] } {
+  #row(t: CapturedTable, tuple: readonly TupleValue[], fill: RowImage | null): { row: RowImage; unchanged: readonly string[] } {
     const row: RowImage = {};
-    const unchanged: string[] = [];
+    /** Made only for a row that left a TOAST value out (most rows share NONE_UNCHANGED). */
+    let unchanged: string[] | undefined;
     const n = Math.min(tuple.length, t.columns.length);
     for (let i = 0; i < t.columns.length; i++) {
       const c = t.columns[i]!;
@@ -508,14 +511,14 @@ export class ChangeStream {
             row[c.field] = fill[c.field];
           } else {
             row[c.field] = null;
-            unchanged.push(c.field);
+            (unchanged ??= []).push(c.field);
           }
           break;
         case 'binary':
           throw new ReplicationError(`binary tuple value for ${t.schema}.${t.table}.${c.name}: walrelay requests text values`);
       }
     }
-    return { row, unchanged };
+    return { row, unchanged: unchanged ?? NONE_UNCHANGED };
   }
 
   /** The last committed LSN as the sequence's first element (`["<lsn>","`), made once per value, not per change. */

@@ -17,7 +17,15 @@ export interface Framed {
 }
 
 export function unframe(bytes: Buffer): Framed {
+  return { schemaId: schemaIdOf(bytes), payload: bytes.subarray(5) };
+}
+
+/** Where the Avro payload of a framed record starts. */
+export const PAYLOAD_START = 5;
+
+/** The schema id of a framed record (the same checks as `unframe`, without its view of the payload). */
+export function schemaIdOf(bytes: Buffer): number {
   if (bytes.length < 5) throw new DecodeError(`record of ${bytes.length} bytes is too short for the Confluent wire format`);
   if (bytes[0] !== MAGIC_BYTE) throw new DecodeError(`record starts with byte ${bytes[0]}, not the Confluent magic byte 0`);
-  return { schemaId: bytes.readUInt32BE(1), payload: bytes.subarray(5) };
+  return bytes.readUInt32BE(1);
 }

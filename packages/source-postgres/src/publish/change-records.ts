@@ -53,6 +53,19 @@ export interface ChangeInput {
   readonly source: SourceBlock;
 }
 
+let lastNow = 0;
+let lastNowBig = 0n;
+
+/** `BigInt(Date.now())`, made once per millisecond rather than once per change. */
+function nowMs(): bigint {
+  const now = Date.now();
+  if (now !== lastNow) {
+    lastNow = now;
+    lastNowBig = BigInt(now);
+  }
+  return lastNowBig;
+}
+
 /** The Kafka record of one change (and the tombstone after a delete when asked). */
 export function changeRecords(t: TableTopic, change: ChangeInput, tombstone: boolean): OutRecord[] {
   if (t.debezium) return debeziumChangeRecords(t, t.debezium, change, tombstone);
@@ -65,7 +78,7 @@ export function changeRecords(t: TableTopic, change: ChangeInput, tombstone: boo
     after: change.after,
     source: change.source,
     op: change.op,
-    ts_ms: BigInt(Date.now()),
+    ts_ms: nowMs(),
     unchanged_toast: change.unchanged,
   });
   const out: OutRecord[] = [{ topic: t.topic, partition, key, value }];

@@ -244,20 +244,24 @@ export class TransactionalPublisher {
     if (!this.topicLimits) return [byTopic];
     const out: Map<string, Message[]>[] = [];
     let current = new Map<string, Message[]>();
-    let sizes = new Map<string, number>();
+    /** Bytes of each partition's batch in the current request, per topic (indexed by partition). */
+    let sizes = new Map<string, number[]>();
     for (const [topic, messages] of byTopic) {
       const limit = await this.topicLimits.maxMessageBytes(topic);
       for (const m of messages) {
         const size = recordBytes(m);
         if (BATCH_OVERHEAD + size > limit) throw await this.#tooLarge(topic, m, size, limit);
-        const key = `${topic}\u0000${m.partition ?? 0}`;
-        const used = sizes.get(key) ?? BATCH_OVERHEAD;
+        const partition = m.partition ?? 0;
+        let used = sizes.get(topic)?.[partition] ?? BATCH_OVERHEAD;
         if (used + size > limit) {
           out.push(current);
           current = new Map();
           sizes = new Map();
+          used = BATCH_OVERHEAD;
         }
-        sizes.set(key, (sizes.get(key) ?? BATCH_OVERHEAD) + size);
+        let topicSizes = sizes.get(topic);
+        if (!topicSizes) sizes.set(topic, (topicSizes = []));
+        topicSizes[partition] = used + size;
         let list = current.get(topic);
         if (!list) current.set(topic, (list = []));
         list.push(m);
