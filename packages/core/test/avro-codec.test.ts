@@ -245,3 +245,31 @@ test('small decimals: the direct writer agrees with the general path on every te
   // The direct path is the common one (short texts), not a branch the property never reaches.
   assert.ok(direct > valid / 3, `direct path answered ${direct} of ${valid} valid texts`);
 });
+
+test("strings are written as avsc writes them: short ASCII copied directly, anything else by avsc's writer", async () => {
+  const avsc = (await import('avsc')).default;
+  const plain = avsc.Type.forSchema('string');
+  const ours = avroType('string');
+  const nullable = avroType(['null', 'string']);
+  const withAttributes = avroType({ type: 'string', 'connect.name': 'io.debezium.data.Json' });
+  const samples = ['', 'a', 'postgresql', '["22817720","22817888"]', 'x'.repeat(63), 'x'.repeat(64), 'y'.repeat(65), 'ünïcode', 'ascii then é', '✓', '😀 surrogate pair', 'a\u0000b', '\u007f', '\u0080'];
+  for (let n = 0; n < 70; n++) samples.push(Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 7 + n) % 95))).join(''));
+  for (const s of samples) {
+    const expected = plain.toBuffer(s);
+    assert.deepEqual(encodeAvro(ours, s), expected, JSON.stringify(s));
+    assert.deepEqual(encodeAvro(withAttributes, s), expected, JSON.stringify(s));
+    assert.deepEqual(encodeAvro(nullable, s), Buffer.concat([Buffer.from([2]), expected]), JSON.stringify(s));
+    assert.equal(decodeAvro(ours, expected), s);
+    assert.deepEqual(encodeFramed(ours, 9, s).subarray(5), expected);
+    // Into a buffer too small: the same count of missing bytes (the caller grows it and writes again).
+    for (const size of [0, 1, 4, expected.length - 1, expected.length]) {
+      if (size < 0) continue;
+      const a = Buffer.alloc(size);
+      const b = Buffer.alloc(size);
+      assert.equal(ours.encode(s, a, 0), plain.encode(s, b, 0), `${JSON.stringify(s)} into ${size} bytes`);
+      if (size === expected.length) assert.deepEqual(a, b);
+    }
+  }
+  assert.throws(() => encodeAvro(ours, 42), (e: unknown) => e instanceof ValueError && /string/.test(e.message));
+  assert.throws(() => encodeAvro(ours, undefined), ValueError);
+});

@@ -13,7 +13,7 @@ import { MAGIC_BYTE } from './wire-format.js';
 const LONG_MIN = -(2n ** 63n);
 const LONG_LIMIT = 2n ** 63n;
 /** Below this magnitude a long's zigzag form (2|n|) is exact in a double: avsc's number varint code serves. */
-const NUMBER_SAFE = 2n ** 52n;
+const NUMBER_SAFE_DOUBLE = 2 ** 52;
 
 /** avsc's Tap: the buffer being read or written and the position in it. */
 interface Tap {
@@ -29,19 +29,10 @@ interface Tap {
  * the position still advances, as avsc's own writers do (the caller then resizes and writes again).
  */
 function writeBigLong(tap: Tap, n: bigint): void {
-  if (n > -NUMBER_SAFE && n < NUMBER_SAFE) {
-    // In double arithmetic here rather than through avsc's writeLong: the number passed to it
-    // was a heap number per long beyond 2^30 (an LSN, a timestamp), a tenth of the source's garbage.
-    const v = Number(n);
-    let z = v >= 0 ? v * 2 : -v * 2 - 1;
-    const buf = tap.buf;
-    let pos = tap.pos;
-    while (z >= 128) {
-      buf[pos++] = (z % 128) | 0x80;
-      z = Math.floor(z / 128);
-    }
-    buf[pos++] = z;
-    tap.pos = pos;
+  // Number(n) rounds, monotonically, and ±2^52 are doubles: |Number(n)| < 2^52 exactly when |n| < 2^52.
+  const v = Number(n);
+  if (v > -NUMBER_SAFE_DOUBLE && v < NUMBER_SAFE_DOUBLE) {
+    writeNumberLong(tap, v);
     return;
   }
   let z = n >= 0n ? n << 1n : (-n << 1n) - 1n;
@@ -51,6 +42,23 @@ function writeBigLong(tap: Tap, n: bigint): void {
     z >>= 7n;
   }
   buf[tap.pos++] = Number(z);
+}
+
+/**
+ * The zigzag varint of an integer below 2^52 in magnitude (its zigzag form is then exact in a
+ * double), in double arithmetic here rather than through avsc's writeLong: the number passed to
+ * it was a heap number per long beyond 2^30 (an LSN, a timestamp), a tenth of the source's garbage.
+ */
+function writeNumberLong(tap: Tap, v: number): void {
+  let z = v >= 0 ? v * 2 : -v * 2 - 1;
+  const buf = tap.buf;
+  let pos = tap.pos;
+  while (z >= 128) {
+    buf[pos++] = (z % 128) | 0x80;
+    z = Math.floor(z / 128);
+  }
+  buf[pos++] = z;
+  tap.pos = pos;
 }
 
 /**
@@ -126,13 +134,60 @@ function bigIntLongType(): avro.Type {
   const template = avro.types.LongType.__with(longMethods) as unknown as Record<string, unknown>;
   const type = Object.assign(Object.create(Object.getPrototypeOf(template) as object) as Record<string, unknown>, template);
   type._write = (tap: Tap, n: unknown): void => {
-    if (typeof n !== 'bigint' || n < LONG_MIN || n >= LONG_LIMIT) throw new Error(`invalid "long": ${typeof n === 'bigint' ? n.toString() : JSON.stringify(n) ?? String(n)}`);
-    writeBigLong(tap, n);
+    if (typeof n === 'bigint') {
+      // Below 2^52 in magnitude (nearly every value) the range check is one conversion and two
+      // double comparisons; four bigint comparisons per long were a tenth of the source's encoding.
+      const v = Number(n);
+      if (v > -NUMBER_SAFE_DOUBLE && v < NUMBER_SAFE_DOUBLE) {
+        writeNumberLong(tap, v);
+        return;
+      }
+      if (n >= LONG_MIN && n < LONG_LIMIT) {
+        writeBigLong(tap, n);
+        return;
+      }
+    }
+    throw new Error(`invalid "long": ${typeof n === 'bigint' ? n.toString() : JSON.stringify(n) ?? String(n)}`);
   };
   type._read = readBigLong;
   return Object.freeze(type) as unknown as avro.Type;
 }
 const BigIntLong = bigIntLongType();
+
+/**
+ * avsc's string, written without `Buffer.byteLength` for a short ASCII string (the source block
+ * has eight per change): its bytes are its characters, and its length (< 64) a one-byte varint,
+ * so the characters are copied as they are checked. Anything else (longer, not ASCII, near the
+ * buffer's end) and anything that is not a string go to avsc's own writer. Same bytes, same errors.
+ */
+function fastStringType(): avro.Type {
+  const template = avro.Type.forSchema('string') as unknown as Record<string, unknown>;
+  const general = Object.getPrototypeOf(template) as { _write(this: unknown, tap: Tap, value: unknown): void };
+  const type = Object.assign(Object.create(general as object) as Record<string, unknown>, template);
+  type._write = function (this: unknown, tap: Tap, value: unknown): void {
+    if (typeof value === 'string' && value.length < 64) {
+      const n = value.length;
+      const buf = tap.buf;
+      const start = tap.pos;
+      if (start + 1 + n <= buf.length) {
+        let i = 0;
+        for (; i < n; i++) {
+          const c = value.charCodeAt(i);
+          if (c >= 0x80) break;
+          buf[start + 1 + i] = c;
+        }
+        if (i === n) {
+          buf[start] = n << 1; // zigzag of n < 64: one byte
+          tap.pos = start + 1 + n;
+          return;
+        }
+      }
+    }
+    general._write.call(this, tap, value);
+  };
+  return Object.freeze(type) as unknown as avro.Type;
+}
+const FastString = fastStringType();
 
 /** avsc's union of unwrapped values (its constructor and prototype; not in its TypeScript types). */
 const UnwrappedUnion = (avro.types as unknown as { UnwrappedUnionType: new (schema: unknown, opts: unknown) => avro.Type }).UnwrappedUnionType;
@@ -352,7 +407,7 @@ export function avroType(schema: string | object): avro.Type {
     try {
       const parsed: unknown = typeof schema === 'string' && !/^\s*[[{"]/.test(schema) ? schema : JSON.parse(text);
       type = avro.Type.forSchema(parsed as avro.Schema, {
-        registry: { long: BigIntLong },
+        registry: { long: BigIntLong, string: FastString },
         logicalTypes: { decimal: DecimalType },
         wrapUnions: false,
         // Every long written as an object is bigint-backed too: those with a logical type we do
@@ -361,6 +416,8 @@ export function avroType(schema: string | object): avro.Type {
         // whose ±infinity is int64 max/min).
         typeHook: (s: unknown, opts: unknown) => {
           if (typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'long') return BigIntLong;
+          // Strings with attributes or a logical type walrelay does not implement (uuid) are avsc's strings too.
+          if (typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'string') return FastString;
           if (isNullableUnion(s)) return new NullableUnionType(s, opts);
           return undefined;
         },
