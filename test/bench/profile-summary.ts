@@ -114,7 +114,7 @@ export function summarizeHeap(head: HeapNode, top = 10): { totalBytes: number; s
 export function summarizeProfiles(dir: string, names: ReadonlyMap<number, string>): string {
   const out: string[] = [];
   for (const file of readdirSync(dir).sort()) {
-    const pid = Number(/\.(\d+)\.\d+\.\d+\.(?:cpu|heap)profile$/.exec(file)?.[1]);
+    const pid = Number((/\.(\d+)\.\d+\.\d+\.(?:cpu|heap)profile$/.exec(file) ?? /^Alloc\.(\d+)\.allocprofile$/.exec(file))?.[1]);
     const who = names.get(pid) ?? `pid ${pid}`;
     if (file.endsWith('.cpuprofile')) {
       const s = summarizeCpu(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile);
@@ -124,6 +124,11 @@ export function summarizeProfiles(dir: string, names: ReadonlyMap<number, string
       out.push('', 'By package: ' + s.owners.map(([k, ms]) => `${k} ${pct(ms)}%`).join(', '), '');
       out.push('| inclusive ms | % | function (with what it called) |', '|---:|---:|---|');
       for (const [k, ms] of s.inclusive) out.push(`| ${ms.toFixed(0)} | ${pct(ms)} | \`${k}\` |`);
+      out.push('');
+    } else if (file.endsWith('.allocprofile')) {
+      const s = summarizeHeap((JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { head: HeapNode }).head, 15);
+      out.push(`### ${who}: allocated during its life, collected objects included (${(s.totalBytes / 1048576).toFixed(0)} MB sampled)`, '', '| MB | call site |', '|---:|---|');
+      for (const [k, b] of s.sites) out.push(`| ${(b / 1048576).toFixed(1)} | \`${k}\` |`);
       out.push('');
     } else if (file.endsWith('.heapprofile')) {
       const s = summarizeHeap((JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { head: HeapNode }).head);

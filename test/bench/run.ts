@@ -61,6 +61,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     compare: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    'alloc-profile': { type: 'boolean', default: false },
     'incremental-rows': { type: 'string', default: '1000000' },
     'high-rate': { type: 'string', default: '5000' },
     'high-seconds': { type: 'string', default: '60' },
@@ -71,11 +72,16 @@ const { values: args } = parseArgs({
 });
 if (args.compare !== undefined && args.compare !== 'debezium') throw new Error(`--compare: only debezium is known, got ${args.compare}`);
 const COMPARE = args.compare === 'debezium';
-/** --profile: every walrelay process writes a CPU profile and a sampling heap profile into .bench/profiles-<stamp>/ (summarised at the end). */
-const PROFILE_DIR = args.profile ? path.join(ROOT, '.bench', `profiles-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined;
+/**
+ * --profile: every walrelay process writes a CPU profile and a sampling heap profile (alive at exit)
+ * into .bench/profiles-<stamp>/ (summarised at the end). --alloc-profile: the same with an
+ * allocation profile (everything allocated, collected objects included) instead of the heap profile.
+ */
+const PROFILE_DIR = args.profile || args['alloc-profile'] ? path.join(ROOT, '.bench', `profiles-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined;
 if (PROFILE_DIR) {
   mkdirSync(PROFILE_DIR, { recursive: true });
   process.env.WALRELAY_PROFILE_DIR = PROFILE_DIR;
+  if (args['alloc-profile']) process.env.WALRELAY_PROFILE_ALLOCATIONS = '1';
 }
 const SIZE = Number(args.size);
 const N = Math.round(200_000 * SIZE);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -22,12 +22,23 @@ const BUILT: Record<string, string> = {
 
 /** WALRELAY_RUN_BUILT=1 (the benchmark): run the built dist/ binaries instead of the TypeScript sources through tsx. */
 const RUN_BUILT = process.env.WALRELAY_RUN_BUILT === '1';
-/** WALRELAY_PROFILE_DIR (npm run bench -- --profile): each process writes a CPU profile and a sampling heap profile there when it exits. */
+/**
+ * WALRELAY_PROFILE_DIR (npm run bench -- --profile): each process writes a CPU profile and a
+ * sampling heap profile (what is alive at exit) there when it exits. With
+ * WALRELAY_PROFILE_ALLOCATIONS=1 (`--alloc-profile`) the heap profile is an allocation profile
+ * instead: everything allocated over the process's life, collected objects included
+ * (test/bench/allocation-profile.mjs; V8 has one sampling heap profiler, so it is one or the other).
+ */
 function profileArgs(): string[] {
   const dir = process.env.WALRELAY_PROFILE_DIR;
   // WALRELAY_NODE_ARGS: extra node flags for every binary started (experiments: --trace-gc, heap limits).
   const extra = (process.env.WALRELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  return [...extra, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--heap-prof', `--heap-prof-dir=${dir}`] : [])];
+  if (!dir) return extra;
+  const heap =
+    process.env.WALRELAY_PROFILE_ALLOCATIONS === '1'
+      ? ['--import', pathToFileURL(path.join(ROOT, 'test/bench/allocation-profile.mjs')).href]
+      : ['--heap-prof', `--heap-prof-dir=${dir}`];
+  return [...extra, '--cpu-prof', `--cpu-prof-dir=${dir}`, ...heap];
 }
 
 export interface RunningProcess {
