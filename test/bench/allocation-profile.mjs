@@ -1,4 +1,4 @@
-// Preloaded (`node --import`) into every walrelay process of `npm run bench -- --profile`: V8's
+// Preloaded (`node --import`) into every walrelay process of `npm run bench -- --alloc-profile`: V8's
 // sampling heap profiler over the process's whole life, objects collected by minor and major GCs
 // included, so the profile says who allocated what (the young generation's scavenges are fed by
 // all of it, not only by what is alive at exit). Written to

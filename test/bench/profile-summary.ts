@@ -125,14 +125,12 @@ export function summarizeProfiles(dir: string, names: ReadonlyMap<number, string
       out.push('| inclusive ms | % | function (with what it called) |', '|---:|---:|---|');
       for (const [k, ms] of s.inclusive) out.push(`| ${ms.toFixed(0)} | ${pct(ms)} | \`${k}\` |`);
       out.push('');
-    } else if (file.endsWith('.allocprofile')) {
-      const s = summarizeHeap((JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { head: HeapNode }).head, 15);
-      out.push(`### ${who}: allocated during its life, collected objects included (${(s.totalBytes / 1048576).toFixed(0)} MB sampled)`, '', '| MB | call site |', '|---:|---|');
-      for (const [k, b] of s.sites) out.push(`| ${(b / 1048576).toFixed(1)} | \`${k}\` |`);
-      out.push('');
-    } else if (file.endsWith('.heapprofile')) {
-      const s = summarizeHeap((JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { head: HeapNode }).head);
-      out.push(`### ${who}: sampled heap at exit (${(s.totalBytes / 1048576).toFixed(1)} MB)`, '', '| MB | call site |', '|---:|---|');
+    } else if (file.endsWith('.heapprofile') || file.endsWith('.allocprofile')) {
+      // --profile: what is alive at exit; --alloc-profile: everything allocated (test/bench/allocation-profile.mjs).
+      const lifetime = file.endsWith('.allocprofile');
+      const s = summarizeHeap((JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { head: HeapNode }).head, lifetime ? 15 : 10);
+      const what = lifetime ? `allocated during its life, collected objects included (${(s.totalBytes / 1048576).toFixed(0)} MB sampled)` : `sampled heap at exit (${(s.totalBytes / 1048576).toFixed(1)} MB)`;
+      out.push(`### ${who}: ${what}`, '', '| MB | call site |', '|---:|---|');
       for (const [k, b] of s.sites) out.push(`| ${(b / 1048576).toFixed(1)} | \`${k}\` |`);
       out.push('');
     }

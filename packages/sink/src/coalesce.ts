@@ -49,11 +49,10 @@ export function coalesce(shape: TableShape, changes: readonly TableChange[]): Ap
   const keyFields = keyCols.map((c) => c.field);
   const steps: ApplyStep[] = [];
   let effects = new Map<string | bigint, Effect>();
-  const groups = new SegmentGroups(shape, keyCols);
 
   for (const ch of changes) {
     if (ch.kind === 'truncate') {
-      steps.push(...groups.steps(effects));
+      steps.push(...segmentSteps(shape, keyCols, keyFields, effects));
       effects = new Map();
       steps.push({ kind: 'truncate' });
       continue;
@@ -74,12 +73,8 @@ export function coalesce(shape: TableShape, changes: readonly TableChange[]): Ap
       continue;
     }
     const unchanged = env.unchanged_toast.length > 0 ? new Set(env.unchanged_toast) : null;
-    const values = prev?.kind === 'upsert' ? (prev.values ?? valuesOf(prev.after as Record<string, unknown>, prev.key, keyFields)) : new Map<string, unknown>();
-    for (const field of Object.keys(after)) {
-      if (unchanged?.has(field)) continue;
-      values.set(field, after[field]);
-    }
-    for (const f of keyFields) values.set(f, ch.key[f]);
+    const values = prev?.kind === 'upsert' ? valuesOf(prev, keyFields) : new Map<string, unknown>();
+    merge(values, after, unchanged, ch.key, keyFields);
     if (prev?.kind === 'upsert') {
       // Keep the key's position: Map re-set does not move it.
       effects.set(k, { kind: 'upsert', key: prev.key, after: null, values });
@@ -88,7 +83,7 @@ export function coalesce(shape: TableShape, changes: readonly TableChange[]): Ap
       effects.set(k, { kind: 'upsert', key: ch.key, after: null, values });
     }
   }
-  steps.push(...groups.steps(effects));
+  steps.push(...segmentSteps(shape, keyCols, keyFields, effects));
   return steps;
 }
 
@@ -104,11 +99,20 @@ function effectKey(key: Record<string, unknown>, fields: readonly string[]): str
   return keyText(key, fields);
 }
 
-/** The column map of a one-change upsert: its after's fields, then the key's. */
-function valuesOf(after: Record<string, unknown>, key: Record<string, unknown>, keyFields: readonly string[]): Map<string, unknown> {
-  const values = new Map<string, unknown>();
-  for (const field of Object.keys(after)) values.set(field, after[field]);
+/** Sets a change's columns over `values`: its after's fields but the unchanged TOAST ones, then the key's. */
+function merge(values: Map<string, unknown>, after: Record<string, unknown>, unchanged: ReadonlySet<string> | null, key: Record<string, unknown>, keyFields: readonly string[]): void {
+  for (const field of Object.keys(after)) {
+    if (unchanged?.has(field)) continue;
+    values.set(field, after[field]);
+  }
   for (const f of keyFields) values.set(f, key[f]);
+}
+
+/** The column map of an upsert kept as its one change. */
+function valuesOf(e: { key: Record<string, unknown>; after: Record<string, unknown> | null; values: Map<string, unknown> | null }, keyFields: readonly string[]): Map<string, unknown> {
+  if (e.values) return e.values;
+  const values = new Map<string, unknown>();
+  merge(values, e.after as Record<string, unknown>, null, e.key, keyFields);
   return values;
 }
 
@@ -116,59 +120,48 @@ function valuesOf(after: Record<string, unknown>, key: Record<string, unknown>, 
  * A segment's steps: its deletes, then its upserts grouped by the set of columns they write
  * (the key columns and those the upsert has a value for), in the segment's order.
  */
-class SegmentGroups {
-  readonly #shape: TableShape;
-  readonly #keyCols: readonly SchemaColumn[];
-
-  constructor(shape: TableShape, keyCols: readonly SchemaColumn[]) {
-    this.#shape = shape;
-    this.#keyCols = keyCols;
-  }
-
-  steps(effects: ReadonlyMap<string | bigint, Effect>): ApplyStep[] {
-    if (effects.size === 0) return [];
-    const all = this.#shape.columns;
-    const keyCols = this.#keyCols;
-    const steps: ApplyStep[] = [];
-    const deletes: RowValues[] = [];
-    const groups = new Map<string, { columns: readonly SchemaColumn[]; rows: RowValues[] }>();
-    /** The group of rows that write every column (most of them), found without a signature. */
-    let full: { columns: readonly SchemaColumn[]; rows: RowValues[] } | undefined;
-    for (const e of effects.values()) {
-      if (e.kind === 'delete') {
-        deletes.push(keyCols.map((c) => e.key[c.field] ?? null));
-        continue;
-      }
-      if (e.after !== null && writesEvery(all, e.after)) {
-        if (!full) {
-          const signature = all.map((c) => c.field).join('\u0000');
-          full = groups.get(signature);
-          if (!full) groups.set(signature, (full = { columns: all, rows: [] }));
-        }
-        const row: unknown[] = new Array<unknown>(all.length);
-        for (let i = 0; i < all.length; i++) {
-          const c = all[i]!;
-          const v = c.key !== null ? e.key[c.field] : e.after[c.field];
-          row[i] = v === undefined ? null : v;
-        }
-        full.rows.push(row);
-        continue;
-      }
-      const values = e.values ?? valuesOf(e.after as Record<string, unknown>, e.key, keyCols.map((c) => c.field));
-      const columns = all.filter((c) => c.key !== null || values.has(c.field));
-      const signature = columns.map((c) => c.field).join('\u0000');
-      let g = groups.get(signature);
-      if (!g) groups.set(signature, (g = { columns, rows: [] }));
-      if (columns.length === all.length) full = g;
-      g.rows.push(columns.map((c) => {
-        const v = values.get(c.field);
-        return v === undefined ? null : v;
-      }));
+function segmentSteps(shape: TableShape, keyCols: readonly SchemaColumn[], keyFields: readonly string[], effects: ReadonlyMap<string | bigint, Effect>): ApplyStep[] {
+  if (effects.size === 0) return [];
+  const all = shape.columns;
+  const steps: ApplyStep[] = [];
+  const deletes: RowValues[] = [];
+  const groups = new Map<string, { columns: readonly SchemaColumn[]; rows: RowValues[] }>();
+  /** The group of rows that write every column (most of them), found without a signature per row. */
+  let full: { columns: readonly SchemaColumn[]; rows: RowValues[] } | undefined;
+  for (const e of effects.values()) {
+    if (e.kind === 'delete') {
+      deletes.push(keyCols.map((c) => e.key[c.field] ?? null));
+      continue;
     }
-    if (deletes.length > 0) steps.push({ kind: 'delete', columns: keyCols, keys: deletes });
-    for (const g of groups.values()) steps.push({ kind: 'upsert', columns: g.columns, rows: g.rows });
-    return steps;
+    if (e.after !== null && writesEvery(all, e.after)) {
+      if (!full) {
+        const signature = all.map((c) => c.field).join('\u0000');
+        full = groups.get(signature);
+        if (!full) groups.set(signature, (full = { columns: all, rows: [] }));
+      }
+      const row: unknown[] = new Array<unknown>(all.length);
+      for (let i = 0; i < all.length; i++) {
+        const c = all[i]!;
+        const v = c.key !== null ? e.key[c.field] : e.after[c.field];
+        row[i] = v === undefined ? null : v;
+      }
+      full.rows.push(row);
+      continue;
+    }
+    const values = valuesOf(e, keyFields);
+    const columns = all.filter((c) => c.key !== null || values.has(c.field));
+    const signature = columns.map((c) => c.field).join('\u0000');
+    let g = groups.get(signature);
+    if (!g) groups.set(signature, (g = { columns, rows: [] }));
+    if (columns.length === all.length) full = g;
+    g.rows.push(columns.map((c) => {
+      const v = values.get(c.field);
+      return v === undefined ? null : v;
+    }));
   }
+  if (deletes.length > 0) steps.push({ kind: 'delete', columns: keyCols, keys: deletes });
+  for (const g of groups.values()) steps.push({ kind: 'upsert', columns: g.columns, rows: g.rows });
+  return steps;
 }
 
 /** Whether a one-change upsert writes every column: each is a key column or a field of its after. */

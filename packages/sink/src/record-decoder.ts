@@ -1,13 +1,11 @@
 import {
   avroType,
-  decodeAvro,
   decodeAvroAt,
   DecodeError,
   PAYLOAD_START,
   schemaIdOf,
   TRUNCATE_HEADER,
   tableShapeFromValueSchema,
-  unframe,
   type SchemaRegistryClient,
   type TableShape,
 } from '@walrelay/core';
@@ -93,21 +91,21 @@ export class RecordDecoder {
     const keyId = schemaIdOf(key);
     const keyEntry = this.#resolved.get(keyId);
     if (!keyEntry) return undefined;
-    return { kind: 'change', schemaId: valueId, shape: valueEntry.shape as TableShape, key: keyRecord(decodeAvroAt(keyEntry.type, key, PAYLOAD_START), keyId), envelope };
+    return { kind: 'change', schemaId: valueId, shape: valueEntry.shape as TableShape, key: keyAt(keyId, keyEntry, key), envelope };
   }
 
   /** `topic` is needed only for a Debezium truncate (no key) of a table not seen before. */
   async decode(key: Buffer | null, value: Buffer | null, headers: Record<string, unknown> | undefined, topic?: string): Promise<DecodedRecord> {
     if (value === null || value.length === 0) return { kind: 'tombstone', key: key && key.length > 0 ? (await this.#key(key)).value : null };
-    const v = unframe(value);
-    const valueEntry = await this.#schema(v.schemaId, true);
-    const raw = envelopeOf(v.schemaId, valueEntry, v.payload);
-    if (valueEntry.format === 'debezium') return this.#decodeDebezium(v.schemaId, valueEntry, raw, key, topic);
+    const valueId = schemaIdOf(value);
+    const valueEntry = await this.#schema(valueId, true);
+    const raw = envelopeAt(valueId, valueEntry, value);
+    if (valueEntry.format === 'debezium') return this.#decodeDebezium(valueId, valueEntry, raw, key, topic);
     const envelope = raw as unknown as AppliedEnvelope;
-    const truncate = walrelayTruncate(v.schemaId, valueEntry, envelope, headers);
+    const truncate = walrelayTruncate(valueId, valueEntry, envelope, headers);
     if (truncate) return truncate;
     if (!key) throw new DecodeError(`change record without a key (op ${envelope.op})`);
-    return { kind: 'change', schemaId: v.schemaId, shape: valueEntry.shape as TableShape, key: (await this.#key(key)).value, envelope };
+    return { kind: 'change', schemaId: valueId, shape: valueEntry.shape as TableShape, key: (await this.#key(key)).value, envelope };
   }
 
   /**
@@ -168,8 +166,9 @@ export class RecordDecoder {
   }
 
   async #key(key: Buffer): Promise<{ value: Record<string, unknown>; fields: string[] }> {
-    const k = unframe(key);
-    return keyValueOf(await this.#schema(k.schemaId, false), k);
+    const keyId = schemaIdOf(key);
+    const entry = await this.#schema(keyId, false);
+    return { value: keyAt(keyId, entry, key), fields: entry.keyFields ?? [] };
   }
 
   #schema(id: number, isValue: boolean): Promise<SchemaEntry> {
@@ -198,19 +197,9 @@ export class RecordDecoder {
   }
 }
 
-/** A value decoded with its schema: it must be a change envelope. */
-function envelopeOf(schemaId: number, entry: SchemaEntry, payload: Buffer): Record<string, unknown> {
-  const raw = (entry.reader ? decodeAvro(entry.reader.type, payload, entry.reader.resolver) : decodeAvro(entry.type, payload)) as Record<string, unknown>;
-  return changeEnvelope(raw, schemaId);
-}
-
-/** `envelopeOf` the payload of a framed value, decoded where it lies. */
+/** A framed value decoded with its schema, where it lies (no view of the payload): it must be a change envelope. */
 function envelopeAt(schemaId: number, entry: SchemaEntry, framed: Buffer): Record<string, unknown> {
   const raw = (entry.reader ? decodeAvroAt(entry.reader.type, framed, PAYLOAD_START, entry.reader.resolver) : decodeAvroAt(entry.type, framed, PAYLOAD_START)) as Record<string, unknown>;
-  return changeEnvelope(raw, schemaId);
-}
-
-function changeEnvelope(raw: Record<string, unknown>, schemaId: number): Record<string, unknown> {
   if (typeof raw?.op !== 'string') throw new DecodeError(`record with schema id ${schemaId} is not a change envelope`);
   return raw;
 }
@@ -221,11 +210,9 @@ function walrelayTruncate(schemaId: number, entry: SchemaEntry, envelope: Applie
   return { kind: 'truncate', schemaId, shape: entry.shape as TableShape, envelope };
 }
 
-function keyValueOf(entry: SchemaEntry, k: { schemaId: number; payload: Buffer }): { value: Record<string, unknown>; fields: string[] } {
-  return { value: keyRecord(decodeAvro(entry.type, k.payload), k.schemaId), fields: entry.keyFields ?? [] };
-}
-
-function keyRecord(keyValue: unknown, schemaId: number): Record<string, unknown> {
+/** A framed key decoded with its schema, where it lies: it must be a record. */
+function keyAt(schemaId: number, entry: SchemaEntry, framed: Buffer): Record<string, unknown> {
+  const keyValue = decodeAvroAt(entry.type, framed, PAYLOAD_START);
   if (typeof keyValue !== 'object' || keyValue === null) throw new DecodeError(`key with schema id ${schemaId} is not a record`);
   return keyValue as Record<string, unknown>;
 }

@@ -52,9 +52,9 @@ interface OpenTx {
 }
 
 const HIGH_WATER = 2_000;
+const LOW_WATER = 200;
 /** The unchanged-TOAST list of a row that has every value. */
 const NONE_UNCHANGED: readonly string[] = Object.freeze([]);
-const LOW_WATER = 200;
 
 /**
  * The streaming half of the source: decodes pgoutput, turns changes into records,
@@ -385,7 +385,7 @@ export class ChangeStream {
     for (const oid of relationOids) {
       const t = this.#tables.get(oid);
       if (!t) continue;
-      await this.#addAll(truncateRecords(t, this.#source(t, lsn, tx)), 0);
+      await this.#addAll(truncateRecords(t, this.#source(t, lsn, tx)));
       this.#metrics.changes.inc({ table: `${t.schema}.${t.table}`, op: 't' });
     }
   }
@@ -396,14 +396,13 @@ export class ChangeStream {
     if (m.tag !== 'insert' && m.oldTuple) window?.onRowChange(t.relationOid, tupleKey(t, m.oldTuple));
     const source = this.#source(t, lsn, tx);
     const table = this.#tableLabel(t);
-    const counts = this.#metrics.counts;
     if (m.tag === 'insert') {
       const after = this.#row(t, m.newTuple, null);
-      return then(this.#addAll(changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones), 0), () => counts.change(table, 'c'));
+      return this.#counted(this.#addAll(changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)), table, 'c');
     }
     if (m.tag === 'delete') {
       const before = this.#row(t, m.oldTuple, null);
-      return then(this.#addAll(changeRecords(t, { op: 'd', before: before.row, after: null, unchanged: [], source }, this.#options.tombstones), 0), () => counts.change(table, 'd'));
+      return this.#counted(this.#addAll(changeRecords(t, { op: 'd', before: before.row, after: null, unchanged: [], source }, this.#options.tombstones)), table, 'd');
     }
     const old = m.oldTuple ? this.#row(t, m.oldTuple, null) : null;
     // With REPLICA IDENTITY FULL the old tuple has every column: unchanged TOAST values come from it.
@@ -420,16 +419,27 @@ export class ChangeStream {
       if (after.unchanged.length > 0) this.#rereadAfterKeyChange(t, after.unchanged);
       const oldRow = old.row;
       return then(
-        then(this.#addAll(changeRecords(t, { op: 'd', before: oldRow, after: null, unchanged: [], source }, this.#options.tombstones), 0), () =>
-          this.#addAll(changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones), 0),
+        then(this.#addAll(changeRecords(t, { op: 'd', before: oldRow, after: null, unchanged: [], source }, this.#options.tombstones)), () =>
+          this.#addAll(changeRecords(t, { op: 'c', before: null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)),
         ),
         () => {
-          counts.change(table, 'd');
-          counts.change(table, 'c');
+          // Both counted once both are added, as one change.
+          this.#metrics.counts.change(table, 'd');
+          this.#metrics.counts.change(table, 'c');
         },
       );
     }
-    return then(this.#addAll(changeRecords(t, { op: 'u', before: old?.row ?? null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones), 0), () => counts.change(table, 'u'));
+    return this.#counted(this.#addAll(changeRecords(t, { op: 'u', before: old?.row ?? null, after: after.row, unchanged: after.unchanged, source }, this.#options.tombstones)), table, 'u');
+  }
+
+  /** Counts a change once its records are added (a closure only when adding them has to wait). */
+  #counted(waiting: Promise<void> | undefined, table: string, op: 'c' | 'u' | 'd'): Promise<void> | undefined {
+    const counts = this.#metrics.counts;
+    if (waiting === undefined) {
+      counts.change(table, op);
+      return undefined;
+    }
+    return waiting.then(() => counts.change(table, op));
   }
 
   /**
@@ -473,11 +483,11 @@ export class ChangeStream {
     const t = emission.table;
     const source: SourceBlock = { ...this.#source(t, lsn, tx), snapshot: 'incremental', tx_seq: null };
     for (const after of emission.rows) {
-      await this.#addAll(changeRecords(t, { op: 'r', before: null, after, unchanged: [], source }, false), 0);
+      await this.#addAll(changeRecords(t, { op: 'r', before: null, after, unchanged: [], source }, false));
     }
     // Rows the stream updated inside the window without their TOAST values: the chunk's values of those columns only.
     for (const p of emission.partial) {
-      await this.#addAll(changeRecords(t, { op: 'r', before: null, after: p.row, unchanged: p.unchanged, source }, false), 0);
+      await this.#addAll(changeRecords(t, { op: 'r', before: null, after: p.row, unchanged: p.unchanged, source }, false));
     }
     this.#metrics.changes.inc({ table: `${t.schema}.${t.table}`, op: 'r' }, emission.rows.length + emission.partial.length);
   }
@@ -557,7 +567,7 @@ export class ChangeStream {
   }
 
   /** Adds `records` from index `i` on, in order; a promise only when one of them has to wait. */
-  #addAll(records: readonly OutRecord[], i: number): Promise<void> | undefined {
+  #addAll(records: readonly OutRecord[], i = 0): Promise<void> | undefined {
     for (; i < records.length; i++) {
       const waiting = this.#add(records[i]!);
       if (waiting) {

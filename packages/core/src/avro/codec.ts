@@ -12,7 +12,7 @@ import { MAGIC_BYTE } from './wire-format.js';
  */
 const LONG_MIN = -(2n ** 63n);
 const LONG_LIMIT = 2n ** 63n;
-/** Below this magnitude a long's zigzag form (2|n|) is exact in a double: avsc's number varint code serves. */
+/** Below this magnitude a long's zigzag form (2|n|) is exact in a double: writeNumberLong serves. */
 const NUMBER_SAFE_DOUBLE = 2 ** 52;
 
 /** avsc's Tap: the buffer being read or written and the position in it. */
@@ -23,18 +23,12 @@ interface Tap {
 }
 
 /**
- * Writes a bigint as Avro's zigzag varint straight into the tap. Values of magnitude below
- * 2^52 (every LSN, timestamp, xid and sequence in practice) take avsc's number path: no
- * allocation, no per-byte bigint arithmetic. Past the buffer's end the bytes are dropped and
- * the position still advances, as avsc's own writers do (the caller then resizes and writes again).
+ * Writes a bigint of magnitude 2^52 or more as Avro's zigzag varint straight into the tap, in
+ * bigint arithmetic (smaller ones, every LSN, timestamp, xid and sequence in practice, take
+ * writeNumberLong). Past the buffer's end the bytes are dropped and the position still
+ * advances, as avsc's own writers do (the caller then resizes and writes again).
  */
 function writeBigLong(tap: Tap, n: bigint): void {
-  // Number(n) rounds, monotonically, and ±2^52 are doubles: |Number(n)| < 2^52 exactly when |n| < 2^52.
-  const v = Number(n);
-  if (v > -NUMBER_SAFE_DOUBLE && v < NUMBER_SAFE_DOUBLE) {
-    writeNumberLong(tap, v);
-    return;
-  }
   let z = n >= 0n ? n << 1n : (-n << 1n) - 1n;
   const buf = tap.buf;
   while (z >= 0x80n) {
@@ -137,6 +131,7 @@ function bigIntLongType(): avro.Type {
     if (typeof n === 'bigint') {
       // Below 2^52 in magnitude (nearly every value) the range check is one conversion and two
       // double comparisons; four bigint comparisons per long were a tenth of the source's encoding.
+      // Number(n) rounds monotonically and ±2^52 are doubles: |Number(n)| < 2^52 exactly when |n| < 2^52.
       const v = Number(n);
       if (v > -NUMBER_SAFE_DOUBLE && v < NUMBER_SAFE_DOUBLE) {
         writeNumberLong(tap, v);
