@@ -125,6 +125,20 @@ test('the long codec writes and reads the exact zigzag varint at every magnitude
     const bytes = encodeAvro(type, v);
     assert.deepEqual(bytes, referenceLong(v), `encoding of ${v}`);
     assert.equal(decodeAvro(type, bytes), v, `decoding of ${v}`);
+    // Into a buffer too small: nothing written past its end, and the count of missing bytes
+    // returned (the caller grows it and writes again), as avsc's writers do.
+    for (let size = 0; size <= bytes.length; size++) {
+      const outer = Buffer.alloc(size + 2, 0xee);
+      const into = outer.subarray(1, size + 1);
+      const end = type.encode(v, into, 0);
+      if (size === bytes.length) {
+        assert.equal(end, size, `${v} into ${size} bytes`);
+        assert.deepEqual(into, bytes);
+      } else {
+        assert.equal(end, size - bytes.length, `${v} into ${size} bytes`);
+      }
+      assert.equal(outer[size + 1], 0xee, `${v}: the byte after a ${size}-byte buffer was written`);
+    }
   }
   assert.throws(() => encodeAvro(type, 2n ** 63n), ValueError);
   assert.throws(() => encodeAvro(type, 5), ValueError);

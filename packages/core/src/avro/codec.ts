@@ -38,20 +38,37 @@ function writeBigLong(tap: Tap, n: bigint): void {
   buf[tap.pos++] = Number(z);
 }
 
+/** 2^28: the low four varint bytes of a zigzag value hold 28 bits. */
+const LOW_28 = 0x10000000;
+
 /**
  * The zigzag varint of an integer below 2^52 in magnitude (its zigzag form is then exact in a
  * double), in double arithmetic here rather than through avsc's writeLong: the number passed to
  * it was a heap number per long beyond 2^30 (an LSN, a timestamp), a tenth of the source's garbage.
+ * Below 2^31 the zigzag form is an int32 and is written with bit operations; above it one
+ * division splits it into its low 28 bits and the rest (< 2^25), each written with bit operations
+ * (a remainder and a floor per byte cost ≈120 ns for a microsecond timestamp, against ≈10 ns).
  */
 function writeNumberLong(tap: Tap, v: number): void {
-  let z = v >= 0 ? v * 2 : -v * 2 - 1;
+  const z = v >= 0 ? v * 2 : -v * 2 - 1;
   const buf = tap.buf;
   let pos = tap.pos;
-  while (z >= 128) {
-    buf[pos++] = (z % 128) | 0x80;
-    z = Math.floor(z / 128);
+  let rest: number;
+  if (z < 0x80000000) {
+    rest = z | 0;
+  } else {
+    rest = Math.floor(z / LOW_28);
+    const low = z - rest * LOW_28;
+    buf[pos++] = (low & 0x7f) | 0x80;
+    buf[pos++] = ((low >>> 7) & 0x7f) | 0x80;
+    buf[pos++] = ((low >>> 14) & 0x7f) | 0x80;
+    buf[pos++] = ((low >>> 21) & 0x7f) | 0x80;
   }
-  buf[pos++] = z;
+  while (rest >= 0x80) {
+    buf[pos++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  buf[pos++] = rest;
   tap.pos = pos;
 }
 
