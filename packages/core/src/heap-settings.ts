@@ -25,11 +25,17 @@
  *
  * The same restart sets glibc's malloc tunables (`GLIBC_TUNABLES`), which glibc reads only at
  * start-up too: two arenas instead of up to 8 per core (threads — libuv's pool, V8's GC helpers —
- * each kept freed memory in an arena of its own), a fixed mmap threshold of 32 MB (where glibc's
- * dynamic threshold ends up anyway: buffers of 128 KB–32 MB come from the heap, not from an
- * mmap and munmap each), and a trim threshold of 128 KB instead of the dynamic one (twice the
- * mmap threshold: up to 64 MB freed at the top of the heap was never given back). Measured:
- * peaks ≈10 MB and idle RSS after a burst ≈10 MB lower at the same CPU per change (docs/performance.md, Session 10).
+ * each kept freed memory in an arena of its own), a fixed mmap threshold of 256 KB (buffers
+ * above it — a produce request's body, a fetch response, a statement's text — are mapped and
+ * unmapped whole, so freeing one gives its pages back at once instead of leaving a hole in the
+ * heap that buffers of other sizes fragment), and a trim threshold of 128 KB instead of the
+ * dynamic one (twice the mmap threshold: up to 64 MB freed at the top of the heap was never given
+ * back). Measured: two arenas and the trim threshold, peaks ≈10 MB and idle RSS after a burst
+ * ≈10 MB lower at the same CPU per change (docs/performance.md, Session 10); the threshold at
+ * 256 KB instead of 32 MB, peaks 13 MB (source), 12 MB (SQLite sink) and 4 MB (MariaDB sink)
+ * lower over six alternated pairs, CPU per change within the machine's noise (Session 14; a
+ * 128 KB threshold cost the source 15% in session 8, when kafkajs still grew 16 MB buffers per
+ * request).
  * Any malloc tuning of the operator's (`GLIBC_TUNABLES` naming glibc.malloc, or a `MALLOC_*`
  * variable) wins; `WALRELAY_MALLOC_TUNABLES` replaces the defaults (empty: glibc's own).
  * Other C libraries (musl) ignore the variable.
@@ -48,7 +54,7 @@ export function heapFlagsToAdd(execArgv: readonly string[], env: NodeJS.ProcessE
   return wanted;
 }
 
-export const DEFAULT_MALLOC_TUNABLES = 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=131072';
+export const DEFAULT_MALLOC_TUNABLES = 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=262144:glibc.malloc.trim_threshold=131072';
 
 /** The `GLIBC_TUNABLES` value to start with, or undefined to leave the environment as it is. */
 export function mallocTunablesToAdd(env: NodeJS.ProcessEnv): string | undefined {
