@@ -1,5 +1,6 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { loadMallocTrim, type MallocTrim } from '@walrelay/malloc-trim';
 import type { Logger } from 'pino';
 
 /**
@@ -10,7 +11,10 @@ import type { Logger } from 'pino';
  * young generation stays at the size the burst gave it. A sink that replayed a topic an hour ago
  * still held 200+ MB while doing nothing (docs/performance.md). Only a memory-reducing collection
  * (V8's "last resort" flavour, what a low-memory notification runs) shrinks the young generation
- * and unmaps free pages.
+ * and unmaps free pages. It frees the buffers the burst left too, but glibc hands freed malloc
+ * memory back to the OS only from the top of its heap: what lies below a block still in use stays
+ * resident (≈10 MB per binary after the benchmark) until `malloc_trim` runs, which the release
+ * calls right after the collection (@walrelay/malloc-trim; docs/performance.md, Session 15).
  *
  * When: after `idleMs` during which the process used at most `maxCpuShare` of one core (no
  * changes to carry: keep-alives, heartbeats and metric scrapes stay far below it), and only if
@@ -108,14 +112,19 @@ function memoryReducingCollector(): Collect | undefined {
 
 /**
  * Samples the process every `idleMs / 4` (at least 250 ms; the timer does not keep the process
- * alive) and runs a memory-reducing collection when the decision says so. Returns its stop.
+ * alive) and, when the decision says so, runs a memory-reducing collection and then hands the
+ * malloc memory freed by it and by the burst back (`mallocTrim`; when it is unavailable — no
+ * native module, not glibc — that is logged once, at start). Returns its stop.
  */
-export function startIdleMemoryRelease(policy: IdleMemoryPolicy, log: Logger): () => void {
+export function startIdleMemoryRelease(policy: IdleMemoryPolicy, log: Logger, mallocTrim: MallocTrim = loadMallocTrim()): () => void {
   if (policy.idleMs <= 0) return () => undefined;
   const collect = memoryReducingCollector();
   if (collect === undefined) {
     log.warn('idle memory release unavailable in this node (no gc function): memory grown during bursts stays with the process');
     return () => undefined;
+  }
+  if (!mallocTrim.available) {
+    log.warn({ reason: mallocTrim.reason }, 'malloc_trim unavailable: when idle, malloc memory freed below a block in use stays with the process (≈10 MB after a burst)');
   }
   const decision = new IdleMemoryDecision(policy);
   decision.observe(sample());
@@ -124,14 +133,28 @@ export function startIdleMemoryRelease(policy: IdleMemoryPolicy, log: Logger): (
     const before = process.memoryUsage();
     const started = performance.now();
     collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    const collected = process.memoryUsage.rss();
+    const trimmed = mallocTrim.available ? mallocTrim.trim() : false;
     const after = sample();
     decision.collected(after);
     const rss = process.memoryUsage.rss();
     log.debug(
-      { heapBeforeMB: Math.round(before.heapTotal / 1048576), heapAfterMB: Math.round(after.heapBytes / 1048576), rssBeforeMB: Math.round(before.rss / 1048576), rssAfterMB: Math.round(rss / 1048576), ms: Math.round(performance.now() - started) },
+      {
+        heapBeforeMB: mb(before.heapTotal),
+        heapAfterMB: mb(after.heapBytes),
+        rssBeforeMB: mb(before.rss),
+        rssCollectedMB: mb(collected),
+        rssAfterMB: mb(rss),
+        trimmed,
+        ms: Math.round(performance.now() - started),
+      },
       'idle: heap given back to the operating system',
     );
   }, Math.max(250, Math.floor(policy.idleMs / 4)));
   timer.unref();
   return () => clearInterval(timer);
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 1048576);
 }

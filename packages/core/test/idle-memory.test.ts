@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IdleMemoryDecision, type IdleMemoryPolicy, type ProcessSample } from '../src/idle-memory.js';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { IdleMemoryDecision, startIdleMemoryRelease, type IdleMemoryPolicy, type ProcessSample } from '../src/idle-memory.js';
 
 const MB = 1024 * 1024;
 const policy: IdleMemoryPolicy = { idleMs: 10_000, maxCpuShare: 0.02, minGrowthBytes: 8 * MB };
@@ -60,4 +62,61 @@ test('after a collection, the next needs the heap to grow by minGrowthBytes and 
 test('idleMs 0 turns it off', () => {
   const { collectAt } = run(new IdleMemoryDecision({ ...policy, idleMs: 0 }), Array.from({ length: 20 }, () => ({ busy: 0, heapMB: 300 })));
   assert.deepEqual(collectAt, []);
+});
+
+/** A logger that keeps its lines. */
+function captureLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: pino({ level: 'debug' }, stream), lines };
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('the release trims malloc right after its collection, and says so in its line', async () => {
+  const { log, lines } = captureLogger();
+  let trims = 0;
+  const stop = startIdleMemoryRelease({ idleMs: 1000, maxCpuShare: 0.5, minGrowthBytes: 0 }, log, {
+    available: true,
+    trim: () => {
+      trims++;
+      return true;
+    },
+  });
+  try {
+    await until(() => lines.some((l) => l.msg === 'idle: heap given back to the operating system'), 15_000);
+  } finally {
+    stop();
+  }
+  const line = lines.find((l) => l.msg === 'idle: heap given back to the operating system') as Record<string, unknown>;
+  assert.equal(trims, 1);
+  assert.equal(line.trimmed, true);
+  for (const k of ['rssBeforeMB', 'rssCollectedMB', 'rssAfterMB']) assert.equal(typeof line[k], 'number', k);
+  assert.equal(lines.filter((l) => l.level === 40).length, 0);
+});
+
+test('without malloc_trim the release says why once, at start, and still collects', async () => {
+  const { log, lines } = captureLogger();
+  const stop = startIdleMemoryRelease({ idleMs: 1000, maxCpuShare: 0.5, minGrowthBytes: 0 }, log, { available: false, reason: 'the C library is not glibc, which is the one with malloc_trim' });
+  try {
+    await until(() => lines.some((l) => l.msg === 'idle: heap given back to the operating system'), 15_000);
+  } finally {
+    stop();
+  }
+  const warnings = lines.filter((l) => l.level === 40);
+  assert.equal(warnings.length, 1);
+  assert.match(String(warnings[0]?.msg), /malloc_trim unavailable/);
+  assert.equal(warnings[0]?.reason, 'the C library is not glibc, which is the one with malloc_trim');
+  assert.equal(lines.find((l) => l.msg === 'idle: heap given back to the operating system')?.trimmed, false);
 });
