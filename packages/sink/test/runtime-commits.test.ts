@@ -36,6 +36,28 @@ test('changes are applied in one target transaction per chunk, and the Kafka off
   assert.equal(sink.runtime.state, 'stopped');
 });
 
+test('after a chunk commits, the clock holds its newest commit time and every streamed change is timed (snapshot reads are not)', async () => {
+  const { target, items, log, group, schemas } = setup();
+  const base = BigInt(Date.now()) - 60_000n;
+  log.append(items.topic, 0, items.change('c', { id: 1n, v: 'a' }, { ts_ms: base + 1000n }));
+  log.append(items.topic, 0, items.change('c', { id: 2n, v: 'b' }, { ts_ms: base + 5000n }));
+  log.append(items.topic, 0, items.change('u', { id: 1n, v: 'c' }, { ts_ms: base + 3000n }));
+  log.append(items.topic, 0, items.change('r', { id: 3n, v: 'd' }, { ts_ms: base + 9000n, snapshot: 'true' }));
+  log.append(items.topic, 0, items.change('r', { id: 4n, v: 'e' }, { ts_ms: base + 9500n, snapshot: 'incremental' }));
+  const sink = startSink({ driver: target, group, schemas });
+  await until('running', () => sink.runtime.state === 'running');
+  await group.rebalance();
+  await sink.source.drain();
+  assert.equal(target.commits, 1, 'one chunk');
+  const metrics = await sink.registry.getMetricsAsJSON();
+  const commit = metrics.find((m) => m.name === 'walrelay_sink_last_change_commit_timestamp_seconds')?.values ?? [];
+  assert.deepEqual(commit.map((v) => [v.labels['table'], v.value]), [['public.items', Number(base + 5000n) / 1000]]);
+  const timed = metrics.find((m) => m.name === 'walrelay_sink_end_to_end_seconds')?.values.find((v) => (v as { metricName?: string }).metricName === 'walrelay_sink_end_to_end_seconds_count');
+  assert.equal(timed?.value, 3);
+  sink.runtime.stop();
+  await sink.running;
+});
+
 test('a batch is applied in chunks of batch.maxRecords, each committed to the target before Kafka', async () => {
   const { target, items, log, group, schemas, events } = setup();
   for (let i = 1; i <= 10; i++) log.append(items.topic, 0, items.change('c', { id: BigInt(i), v: 'x' }));

@@ -79,10 +79,10 @@ export class TableTopic {
     return frame(this.#keyId, encodeAvro(this.#keyType, key));
   }
 
-  /** A create/update (`row` holds every column) or a delete (`row` holds the key). */
-  change(op: Op, row: Record<string, unknown>): Omit<SourceRecord, 'offset'> {
+  /** A create/update (`row` holds every column) or a delete (`row` holds the key); `source` overrides source-block fields. */
+  change(op: Op, row: Record<string, unknown>, source: Record<string, unknown> = {}): Omit<SourceRecord, 'offset'> {
     const full = Object.fromEntries(this.shape.columns.map((c) => [c.field, row[c.field] ?? null]));
-    const envelope = { before: op === 'd' ? full : null, after: op === 'd' ? null : full, source: this.#source(), op, ts_ms: null, unchanged_toast: [] };
+    const envelope = { before: op === 'd' ? full : null, after: op === 'd' ? null : full, source: { ...this.#source(), ...source }, op, ts_ms: null, unchanged_toast: [] };
     return { key: this.#key(row), value: frame(this.#valueId, encodeAvro(this.#valueType, envelope)), headers: {} };
   }
 
