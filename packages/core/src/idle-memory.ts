@@ -94,6 +94,34 @@ function sample(): ProcessSample {
 type Collect = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
 /**
+ * What a part of the process drops when it goes idle, before the collection: caches that hold
+ * malloc memory through objects the collection frees (the SQLite sink's prepared statements) or
+ * outside the JS heap altogether (its page cache). Rebuilt on next use.
+ */
+export type IdleRelease = () => void;
+
+const idleReleases = new Set<IdleRelease>();
+
+/** Registers `release` with this process's idle memory release; returns its removal. */
+export function onIdleMemoryRelease(release: IdleRelease): () => void {
+  idleReleases.add(release);
+  return () => {
+    idleReleases.delete(release);
+  };
+}
+
+/** Runs every registered release; one that throws is logged and does not stop the others. */
+function runIdleReleases(log: Logger): void {
+  for (const release of idleReleases) {
+    try {
+      release();
+    } catch (err) {
+      log.warn({ err }, 'idle: a cache could not be released (it stays as it is)');
+    }
+  }
+}
+
+/**
  * V8's `gc` function without `--expose-gc` on the command line (an operator's own node flags
  * stay as they are): the flag is turned on, a fresh context gets the function, and the flag is
  * turned off again so nothing else sees a global `gc`.
@@ -112,7 +140,8 @@ function memoryReducingCollector(): Collect | undefined {
 
 /**
  * Samples the process every `idleMs / 4` (at least 250 ms; the timer does not keep the process
- * alive) and, when the decision says so, runs a memory-reducing collection and then hands the
+ * alive) and, when the decision says so, runs the registered releases (onIdleMemoryRelease), a
+ * memory-reducing collection and then hands the
  * malloc memory freed by it and by the burst back (`mallocTrim`; when it is unavailable — no
  * native module, not glibc — that is logged once, at start). Returns its stop.
  */
@@ -132,6 +161,7 @@ export function startIdleMemoryRelease(policy: IdleMemoryPolicy, log: Logger, ma
     if (!decision.observe(sample())) return;
     const before = process.memoryUsage();
     const started = performance.now();
+    runIdleReleases(log);
     collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     const collected = process.memoryUsage.rss();
     const trimmed = mallocTrim.available ? mallocTrim.trim() : false;

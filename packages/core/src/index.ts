@@ -13,7 +13,7 @@ export * from './avro/codec.js';
 export * from './avro/wire-format.js';
 export * from './partitioner.js';
 export * from './service.js';
-export { IdleMemoryDecision, DEFAULT_IDLE_MEMORY_POLICY, type IdleMemoryPolicy, type ProcessSample } from './idle-memory.js';
+export { IdleMemoryDecision, DEFAULT_IDLE_MEMORY_POLICY, onIdleMemoryRelease, type IdleMemoryPolicy, type IdleRelease, type ProcessSample } from './idle-memory.js';
 export * from './startup-checks.js';
 export { kafkaGroupingPatched, groupMessagesPerPartition } from './kafkajs-partition-grouping.js';
 export { kafkaProduceEncoderPatched, encodeProduceBody, crc32c } from './kafkajs-produce-request.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { IdleMemoryDecision, startIdleMemoryRelease, type IdleMemoryPolicy, type ProcessSample } from '../src/idle-memory.js';
+import { IdleMemoryDecision, onIdleMemoryRelease, startIdleMemoryRelease, type IdleMemoryPolicy, type ProcessSample } from '../src/idle-memory.js';
 
 const MB = 1024 * 1024;
 const policy: IdleMemoryPolicy = { idleMs: 10_000, maxCpuShare: 0.02, minGrowthBytes: 8 * MB };
@@ -119,4 +119,29 @@ test('without malloc_trim the release says why once, at start, and still collect
   assert.match(String(warnings[0]?.msg), /malloc_trim unavailable/);
   assert.equal(warnings[0]?.reason, 'the C library is not glibc, which is the one with malloc_trim');
   assert.equal(lines.find((l) => l.msg === 'idle: heap given back to the operating system')?.trimmed, false);
+});
+
+test('registered releases run before the collection; one that throws is logged and the others still run; a removed one does not run', async () => {
+  const { log, lines } = captureLogger();
+  const calls: string[] = [];
+  const removeFirst = onIdleMemoryRelease(() => {
+    calls.push('first');
+    throw new Error('cache busy');
+  });
+  const removeSecond = onIdleMemoryRelease(() => calls.push(`second after ${lines.length} lines`));
+  const removeGone = onIdleMemoryRelease(() => calls.push('gone'));
+  removeGone();
+  const stop = startIdleMemoryRelease({ idleMs: 1000, maxCpuShare: 0.5, minGrowthBytes: 0 }, log, { available: true, trim: () => true });
+  try {
+    await until(() => lines.some((l) => l.msg === 'idle: heap given back to the operating system'), 15_000);
+  } finally {
+    stop();
+    removeFirst();
+    removeSecond();
+  }
+  assert.deepEqual(calls, ['first', 'second after 1 lines']);
+  const warning = lines.find((l) => l.level === 40);
+  assert.match(String(warning?.msg), /could not be released/);
+  assert.equal((warning?.err as { message?: string } | undefined)?.message, 'cache busy');
+  assert.ok(lines.indexOf(warning!) < lines.findIndex((l) => l.msg === 'idle: heap given back to the operating system'));
 });

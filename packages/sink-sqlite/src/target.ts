@@ -1,4 +1,4 @@
-import { ApplyError, ConfigError, ConnectionError, errorMessage, type Logger, type SchemaColumn } from '@walrelay/core';
+import { ApplyError, ConfigError, ConnectionError, errorMessage, onIdleMemoryRelease, type Logger, type SchemaColumn } from '@walrelay/core';
 import { checkFence, chunkSizes, lsnFromSigned, lsnToSigned, StaleBatchError, type ApplyBatch, type StoredOffset, type TableOwner, type TargetDriver, type TargetTable } from '@walrelay/sink';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
@@ -68,6 +68,8 @@ export class SqliteTarget implements TargetDriver {
   private readonly cacheSize: number;
   private readonly pageCacheKiB: number;
   private readonly statements = new Map<string, Statement>();
+  /** Removes this connection's idle release (set while connected). */
+  private stopIdleRelease: (() => void) | undefined;
 
   constructor(
     private readonly options: SqliteTargetOptions,
@@ -114,10 +116,27 @@ export class SqliteTarget implements TargetDriver {
       });
     }
     this.db = db;
+    this.stopIdleRelease = onIdleMemoryRelease(() => this.releaseIdleMemory());
     this.log?.info({ path: this.path, sqlite: db.prepare('SELECT sqlite_version() AS v').pluck().get() }, 'sqlite target opened');
   }
 
+  /**
+   * When the process goes idle (core's idle memory release, before its collection and
+   * `malloc_trim`): drops the prepared statements — multi-row statements are the largest part of
+   * this sink's malloc memory; the collection finalizes them — and SQLite's page cache of the
+   * connection (`shrink_memory`). Both are rebuilt on the next batch. Nothing runs on the
+   * connection in between: this is called on the event loop, and an apply is synchronous.
+   */
+  releaseIdleMemory(): void {
+    const db = this.db;
+    if (!db) return;
+    this.statements.clear();
+    db.pragma('shrink_memory');
+  }
+
   async close(): Promise<void> {
+    this.stopIdleRelease?.();
+    this.stopIdleRelease = undefined;
     this.statements.clear();
     const db = this.db;
     this.db = undefined;

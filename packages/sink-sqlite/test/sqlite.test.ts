@@ -256,6 +256,19 @@ describe('SqliteTarget on a real SQLite file', () => {
     assert.equal(all.find((r) => r['id'] === 1n), undefined);
   });
 
+  it('idle: the prepared statements and the page cache are dropped, and the next batch prepares what it needs again', async () => {
+    const before = rows('all_kinds').length;
+    target.releaseIdleMemory();
+    assert.equal(target.database.pragma('cache_size', { simple: true }), -4096, 'the cache size setting stays');
+    const more = Array.from({ length: 200 }, (_, i) => [BigInt(5000 + i), `idle${i}`]);
+    await target.apply(batch(table, [{ kind: 'upsert', columns: [ALL[0]!, ALL[9]!], rows: more }]));
+    const all = rows('all_kinds');
+    assert.equal(all.length, before + 200);
+    assert.equal(all.find((r) => r['id'] === 5199n)?.['txt'], 'idle199');
+    await target.apply(batch(table, [{ kind: 'delete', columns: [ALL[0]!], keys: more.map((r) => [r[0]]) }]));
+    assert.equal(rows('all_kinds').length, before);
+  });
+
   it('a failing batch changes neither rows nor offsets', async () => {
     const strict: TargetTable = {
       name: 'strict_t',
