@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import { captureLogger } from './fixtures/capture-logger.js';
 import { IdleMemoryDecision, onIdleMemoryRelease, startIdleMemoryRelease, type IdleMemoryPolicy, type ProcessSample } from '../src/idle-memory.js';
 
 const MB = 1024 * 1024;
@@ -64,17 +63,6 @@ test('idleMs 0 turns it off', () => {
   assert.deepEqual(collectAt, []);
 });
 
-/** A logger that keeps its lines. */
-function captureLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug' }, stream), lines };
-}
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
@@ -103,7 +91,7 @@ test('the release trims malloc right after its collection, and says so in its li
   assert.equal(trims, 1);
   assert.equal(line.trimmed, true);
   for (const k of ['rssBeforeMB', 'rssCollectedMB', 'rssAfterMB']) assert.equal(typeof line[k], 'number', k);
-  assert.equal(lines.filter((l) => l.level === 40).length, 0);
+  assert.equal(lines.filter((l) => l.level === 'warn').length, 0);
 });
 
 test('without malloc_trim the release says why once, at start, and still collects', async () => {
@@ -114,7 +102,7 @@ test('without malloc_trim the release says why once, at start, and still collect
   } finally {
     stop();
   }
-  const warnings = lines.filter((l) => l.level === 40);
+  const warnings = lines.filter((l) => l.level === 'warn');
   assert.equal(warnings.length, 1);
   assert.match(String(warnings[0]?.msg), /malloc_trim unavailable/);
   assert.equal(warnings[0]?.reason, 'the C library is not glibc, which is the one with malloc_trim');
@@ -140,7 +128,7 @@ test('registered releases run before the collection; one that throws is logged a
     removeSecond();
   }
   assert.deepEqual(calls, ['first', 'second after 1 lines']);
-  const warning = lines.find((l) => l.level === 40);
+  const warning = lines.find((l) => l.level === 'warn');
   assert.match(String(warning?.msg), /could not be released/);
   assert.equal((warning?.err as { message?: string } | undefined)?.message, 'cache busy');
   assert.ok(lines.indexOf(warning!) < lines.findIndex((l) => l.msg === 'idle: heap given back to the operating system'));

@@ -4,9 +4,8 @@ import { createRequire } from 'node:module';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { logLevel } from 'kafkajs';
+import { captureLogger } from './fixtures/capture-logger.js';
 import { z } from 'zod/v3';
 import {
   commonConfig,
@@ -96,17 +95,6 @@ test('FailureStreak: stalled after the same failure 3 times in a row, reset by p
   assert.equal(s.count, 0);
 });
 
-function captureLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  const log = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, stream);
-  return { log, lines };
-}
 
 test('kafkajs lines: connection retries and accounted-for warnings to debug, rebalances to info, the rest to warn once a minute', () => {
   const { log, lines } = captureLogger();
