@@ -141,9 +141,9 @@ function memoryReducingCollector(): Collect | undefined {
 /**
  * Samples the process every `idleMs / 4` (at least 250 ms; the timer does not keep the process
  * alive) and, when the decision says so, runs the registered releases (onIdleMemoryRelease), a
- * memory-reducing collection and then hands the
- * malloc memory freed by it and by the burst back (`mallocTrim`; when it is unavailable — no
- * native module, not glibc — that is logged once, at start). Returns its stop.
+ * memory-reducing collection, and `mallocTrim`, which hands back the malloc memory they and the
+ * burst freed (when it is unavailable — no native module, not glibc — that is logged once, at
+ * start). Returns its stop.
  */
 export function startIdleMemoryRelease(policy: IdleMemoryPolicy, log: Logger, mallocTrim: MallocTrim = loadMallocTrim()): () => void {
   if (policy.idleMs <= 0) return () => undefined;

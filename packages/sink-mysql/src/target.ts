@@ -41,6 +41,7 @@ import { escapedSize, mysqlParam } from './values.js';
 const PARSER_CACHE = 64;
 const PREPARED_STATEMENTS = 16;
 const setMaxParserCache = (mysql as unknown as { setMaxParserCache: (max: number) => void }).setMaxParserCache;
+
 export interface MysqlTargetOptions {
   /** mysql://user:pass@host:3306/db?ssl=true&ssl-ca=/path/ca.pem&ssl-reject-unauthorized=false */
   readonly url: string;
