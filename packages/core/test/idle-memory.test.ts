@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../../../test/support/wait.js';
 import { captureLogger } from './fixtures/capture-logger.js';
 import { IdleMemoryDecision, onIdleMemoryRelease, startIdleMemoryRelease, type IdleMemoryPolicy, type ProcessSample } from '../src/idle-memory.js';
 
@@ -63,15 +64,6 @@ test('idleMs 0 turns it off', () => {
   assert.deepEqual(collectAt, []);
 });
 
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 test('the release trims malloc right after its collection, and says so in its line', async () => {
   const { log, lines } = captureLogger();
   let trims = 0;
@@ -83,7 +75,7 @@ test('the release trims malloc right after its collection, and says so in its li
     },
   });
   try {
-    await until(() => lines.some((l) => l.msg === 'idle: heap given back to the operating system'), 15_000);
+    await waitFor('the idle release', () => lines.some((l) => l.msg === 'idle: heap given back to the operating system'), { timeoutMs: 15_000, intervalMs: 50 });
   } finally {
     stop();
   }
@@ -98,7 +90,7 @@ test('without malloc_trim the release says why once, at start, and still collect
   const { log, lines } = captureLogger();
   const stop = startIdleMemoryRelease({ idleMs: 1000, maxCpuShare: 0.5, minGrowthBytes: 0 }, log, { available: false, reason: 'the C library is not glibc, which is the one with malloc_trim' });
   try {
-    await until(() => lines.some((l) => l.msg === 'idle: heap given back to the operating system'), 15_000);
+    await waitFor('the idle release', () => lines.some((l) => l.msg === 'idle: heap given back to the operating system'), { timeoutMs: 15_000, intervalMs: 50 });
   } finally {
     stop();
   }
@@ -121,7 +113,7 @@ test('registered releases run before the collection; one that throws is logged a
   removeGone();
   const stop = startIdleMemoryRelease({ idleMs: 1000, maxCpuShare: 0.5, minGrowthBytes: 0 }, log, { available: true, trim: () => true });
   try {
-    await until(() => lines.some((l) => l.msg === 'idle: heap given back to the operating system'), 15_000);
+    await waitFor('the idle release', () => lines.some((l) => l.msg === 'idle: heap given back to the operating system'), { timeoutMs: 15_000, intervalMs: 50 });
   } finally {
     stop();
     removeFirst();

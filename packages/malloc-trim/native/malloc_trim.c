@@ -8,9 +8,7 @@
 #include <node_api.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
-#endif
 
-#if defined(__GLIBC__)
 /* trim(): true when pages were handed back, false when there were none. */
 static napi_value Trim(napi_env env, napi_callback_info info) {
   (void)info;

@@ -31,6 +31,5 @@ export function loadMallocTrim(path: string = MALLOC_TRIM_MODULE): MallocTrim {
     };
   }
   if (typeof addon.trim !== 'function') return { available: false, reason: 'the C library is not glibc, which is the one with malloc_trim' };
-  const trim = addon.trim as () => boolean;
-  return { available: true, trim: () => trim() };
+  return { available: true, trim: addon.trim as () => boolean };
 }
