@@ -23,7 +23,7 @@ stop_demo() {
   for f in "$DEMO"/*.pid; do
     [ -e "$f" ] || continue
     pid="$(cat "$f")"
-    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'packages/.*/dist/main.js'; then
+    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE 'packages/.*/dist/(main|walrelay-[a-z-]+)\.js'; then
       kill -TERM "$pid" 2>/dev/null || true
       for (( i = 0; i < 200; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
@@ -46,8 +46,8 @@ stop_demo
 say "install and build"
 if [ ! -x node_modules/.bin/turbo ] || [ ! -d node_modules/better-sqlite3 ]; then npm ci --no-audit --no-fund; fi
 need_build=0
-for p in source-postgres sink-sqlite; do
-  main="packages/$p/dist/main.js"
+for p in source-postgres/walrelay-source sink-sqlite/walrelay-sink-sqlite; do
+  main="packages/${p%%/*}/dist/${p##*/}.js"
   if [ ! -f "$main" ] || [ -n "$(find packages/*/src -newer "$main" -name '*.ts' -print -quit)" ]; then need_build=1; fi
 done
 if [ "$need_build" = 1 ]; then npm run build --silent; else echo "dist is up to date"; fi
@@ -86,9 +86,9 @@ start() { # NAME MAIN ENV...
   echo $! > "$DEMO/$name.pid"
   echo "$name: pid $(cat "$DEMO/$name.pid"), log .demo/$name.log"
 }
-start source packages/source-postgres/dist/main.js WALRELAY_PG_URL="$PG_URL" WALRELAY_SLOT=$NAME WALRELAY_PUBLICATION=$NAME \
+start source packages/source-postgres/dist/walrelay-source.js WALRELAY_PG_URL="$PG_URL" WALRELAY_SLOT=$NAME WALRELAY_PUBLICATION=$NAME \
   WALRELAY_TOPIC_PREFIX=$NAME WALRELAY_TABLES=demo.orders WALRELAY_TX_MAX_DELAY_MS=20
-start sink-sqlite packages/sink-sqlite/dist/main.js WALRELAY_TARGET_URL="$DB_FILE" WALRELAY_GROUP_ID=$NAME \
+start sink-sqlite packages/sink-sqlite/dist/walrelay-sink-sqlite.js WALRELAY_TARGET_URL="$DB_FILE" WALRELAY_GROUP_ID=$NAME \
   WALRELAY_TOPIC_PREFIX=$NAME WALRELAY_TOPIC_REFRESH_MS=1000
 
 pg() { psql -X -q -v ON_ERROR_STOP=1 "$PG_URL" -c "$1"; echo "PostgreSQL> $1"; }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { KAFKA_BROKERS, PG_URL, REGISTRY_URL, uniqueName } from './env.js';
 import { dropPgArtifacts, pgConnect, q } from './postgres.js';
-import { startProcess, type RunningProcess } from './processes.js';
+import { startProcess, type RunningProcess, type StartOptions } from './processes.js';
 import { compareTable, formatCheck, type CheckResult, type TargetRows } from './checker.js';
 import { waitFor } from './wait.js';
 
@@ -58,14 +58,14 @@ export class TestPipeline {
     };
   }
 
-  startSource(extra: Record<string, string> = {}, name = 'source'): RunningProcess {
-    const p = startProcess('source', this.sourceEnv({ WALRELAY_TABLES: this.tablesEnv(), ...extra }), `${this.id}-${name}`);
+  startSource(extra: Record<string, string> = {}, name = 'source', options: StartOptions = {}): RunningProcess {
+    const p = startProcess('source', this.sourceEnv({ WALRELAY_TABLES: this.tablesEnv(), ...extra }), `${this.id}-${name}`, [], options);
     this.processes.push(p);
     return p;
   }
 
-  startSink(kind: 'sink-sqlite' | 'sink-mysql' | 'sink-mssql', targetUrl: string, extra: Record<string, string> = {}, name: string = kind): RunningProcess {
-    const p = startProcess(kind, this.sinkEnv(targetUrl, extra), `${this.id}-${name}`);
+  startSink(kind: 'sink-sqlite' | 'sink-mysql' | 'sink-mssql', targetUrl: string, extra: Record<string, string> = {}, name: string = kind, options: StartOptions = {}): RunningProcess {
+    const p = startProcess(kind, this.sinkEnv(targetUrl, extra), `${this.id}-${name}`, [], options);
     this.processes.push(p);
     return p;
   }

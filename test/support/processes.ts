@@ -41,6 +41,11 @@ function profileArgs(): string[] {
   return [...extra, '--cpu-prof', `--cpu-prof-dir=${dir}`, ...heap];
 }
 
+export interface StartOptions {
+  /** Run the built binary (its bin, which runs the bundle `npm run build` wrote), whatever WALRELAY_RUN_BUILT says. */
+  readonly built?: boolean;
+}
+
 export interface RunningProcess {
   readonly name: string;
   readonly child: ChildProcess;
@@ -58,10 +63,10 @@ export interface RunningProcess {
  * tests can SIGKILL it. Logs go to .test-logs/<name>-<pid>.log as well. `args` go to
  * the binary (e.g. `--config file`).
  */
-export function startProcess(kind: keyof typeof ENTRY | string, env: Record<string, string>, name = kind, args: readonly string[] = []): RunningProcess {
+export function startProcess(kind: keyof typeof ENTRY | string, env: Record<string, string>, name = kind, args: readonly string[] = [], options: StartOptions = {}): RunningProcess {
   const entry = ENTRY[kind];
   if (!entry) throw new Error(`unknown binary ${kind}`);
-  const argv = [...profileArgs(), ...(RUN_BUILT ? [path.join(ROOT, BUILT[kind] as string), ...args] : ['--conditions=development', '--import', 'tsx', path.join(ROOT, entry), ...args])];
+  const argv = [...profileArgs(), ...((options.built ?? RUN_BUILT) ? [path.join(ROOT, BUILT[kind] as string), ...args] : ['--conditions=development', '--import', 'tsx', path.join(ROOT, entry), ...args])];
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { ...process.env, WALRELAY_LOG_LEVEL: 'info', ...env },

@@ -3,19 +3,22 @@ import { createRequire } from 'node:module';
 // request framing and a produce request encoder that write one buffer each, and a fetched-record
 // decoder without 64-bit Long arithmetic (kafkajs-partition-grouping.ts, kafkajs-request-framing.ts,
 // kafkajs-produce-request.ts, kafkajs-record-decoder.ts).
-import './kafkajs-partition-grouping.js';
-import './kafkajs-request-framing.js';
-import './kafkajs-produce-request.js';
-import './kafkajs-record-decoder.js';
+import { kafkaGroupingPatched } from './kafkajs-partition-grouping.js';
+import { kafkaRequestFramingPatched } from './kafkajs-request-framing.js';
+import { kafkaProduceEncoderPatched } from './kafkajs-produce-request.js';
+import { kafkaRecordDecoderPatched } from './kafkajs-record-decoder.js';
 // zstd in kafkajs' codec table, for the producers and consumers made here.
 import './kafka-compression.js';
-import kafkajs, { type KafkaConfig, type LogEntry, type ProducerConfig, type Producer, type SASLOptions } from 'kafkajs';
+import type { KafkaConfig, LogEntry, ProducerConfig, Producer, SASLOptions } from 'kafkajs';
 import type { z } from 'zod/v3';
 import type { Logger } from 'pino';
 import { tlsOptions, type kafkaConfig } from './config.js';
 import { ConnectionError, errorMessage } from './errors.js';
 
-// kafkajs is CommonJS: only its default export is reliable from ESM.
+// kafkajs is CommonJS, loaded here, at this point of the evaluation, through `require` (not an
+// `import`, which a bundler hoists above every module): the replacements of its modules imported
+// above must be in the module cache before it loads them (dist/*.bundle.js, scripts/bundle.mjs).
+const kafkajs = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
 const { Kafka, logLevel, Partitioners } = kafkajs;
 type Kafka = InstanceType<typeof Kafka>;
 
@@ -74,6 +77,23 @@ function patchRequestQueue(): boolean {
 
 /** Whether kafkajs' request queue runs with the fix above (false: an unknown kafkajs version). */
 export const kafkaRequestQueuePatched = patchRequestQueue();
+
+/**
+ * walrelay's replacements of kafkajs' parts that are not in force in this process, by the module
+ * that makes each: none unless kafkajs is not 2.2.4 or was loaded before @walrelay/core (which a
+ * bundler does when it hoists an `import` of it; scripts/bundle.mjs leaves kafkajs out). Services
+ * log them at start (service.ts): without them kafkajs runs as it is, slower and with more memory.
+ */
+export function kafkajsReplacementsNotInForce(): string[] {
+  const inForce: Record<string, boolean> = {
+    'kafkajs-partition-grouping.ts': kafkaGroupingPatched,
+    'kafkajs-request-framing.ts': kafkaRequestFramingPatched,
+    'kafkajs-produce-request.ts': kafkaProduceEncoderPatched,
+    'kafkajs-record-decoder.ts': kafkaRecordDecoderPatched,
+    'kafka-client.ts (request queue)': kafkaRequestQueuePatched,
+  };
+  return Object.keys(inForce).filter((name) => !inForce[name]);
+}
 
 /**
  * kafkajs lines that are not problems of their own:

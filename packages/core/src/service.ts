@@ -8,6 +8,7 @@ import { createMetricsRegistry, startObservabilityServer, type HealthState, type
 import { describeSettings, loadConfig, settingOrigin, type EnvBindings } from './config.js';
 import { backoffDelay } from './retry.js';
 import { DEFAULT_IDLE_MEMORY_POLICY, startIdleMemoryRelease } from './idle-memory.js';
+import { kafkajsReplacementsNotInForce } from './kafka-client.js';
 
 /** What a long-running walrelay process (the source, a sink) exposes to its binary. */
 export interface ServiceProcess extends HealthState {
@@ -281,6 +282,10 @@ export async function runService<C extends ServiceConfig>(def: ServiceDefinition
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
   log.info({ version: entryVersion(), ...def.describe(config) }, `${def.name} starting`);
+  const notReplaced = kafkajsReplacementsNotInForce();
+  if (notReplaced.length > 0) {
+    log.warn({ notReplaced }, `kafkajs runs without walrelay's replacement of some of its parts (${notReplaced.join(', ')}): kafkajs is not 2.2.4, or it loaded before @walrelay/core; throughput and memory are kafkajs' own`);
+  }
   let server: Awaited<ReturnType<typeof startObservabilityServer>>;
   try {
     server = await startObservabilityServer({

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The linked bin (node_modules/.bin/walrelay-sink-sqlite): runs the built binary. Committed executable, so
-// npm links it even before the first build; `npm run build` writes ../dist/main.js.
+// npm links it even before the first build; `npm run build` writes ../dist/walrelay-sink-sqlite.js (scripts/bundle.mjs).
 import { existsSync } from 'node:fs';
 
-const main = new URL('../dist/main.js', import.meta.url);
+const main = new URL('../dist/walrelay-sink-sqlite.js', import.meta.url);
 if (!existsSync(main)) {
-  process.stderr.write('walrelay-sink-sqlite: not built yet (dist/main.js is missing): run npm run build\n');
+  process.stderr.write('walrelay-sink-sqlite: not built yet (dist/walrelay-sink-sqlite.js is missing): run npm run build\n');
   process.exit(1);
 }
 await import(main.href);
