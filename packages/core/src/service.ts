@@ -9,6 +9,7 @@ import { describeSettings, loadConfig, settingOrigin, type EnvBindings } from '.
 import { backoffDelay } from './retry.js';
 import { DEFAULT_IDLE_MEMORY_POLICY, startIdleMemoryRelease } from './idle-memory.js';
 import { kafkajsReplacementsNotInForce } from './kafka-client.js';
+import { crc32cImplementation } from '@walrelay/crc32c';
 
 /** What a long-running walrelay process (the source, a sink) exposes to its binary. */
 export interface ServiceProcess extends HealthState {
@@ -285,6 +286,9 @@ export async function runService<C extends ServiceConfig>(def: ServiceDefinition
   const notReplaced = kafkajsReplacementsNotInForce();
   if (notReplaced.length > 0) {
     log.warn({ notReplaced }, `kafkajs runs without walrelay's replacement of some of its parts (${notReplaced.join(', ')}): kafkajs is not 2.2.4, or it loaded before @walrelay/core; throughput and memory are kafkajs' own`);
+  }
+  if (!crc32cImplementation.native) {
+    log.warn({ reason: crc32cImplementation.reason }, `crc32c: record batches are checksummed in JavaScript, 7–15 times slower than with the CPU's instruction: ${crc32cImplementation.reason}`);
   }
   let server: Awaited<ReturnType<typeof startObservabilityServer>>;
   try {
