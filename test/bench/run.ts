@@ -445,7 +445,7 @@ async function main(): Promise<void> {
       const last = i + n >= N;
       if (last) await db.query('BEGIN');
       await db.query(
-        `INSERT INTO ${s}.rows SELECT g, g % 100000, g * 7919, rpad(md5(g::text), 100, 'x'), now(), (g % 100000) / 100.0, g % 2 = 0 FROM generate_series(${i + 1}, ${i + n}) g`,
+        `INSERT INTO ${s}.rows SELECT g, g % 100000, g::int8 * 7919, rpad(md5(g::text), 100, 'x'), now(), (g % 100000) / 100.0, g % 2 = 0 FROM generate_series(${i + 1}, ${i + n}) g`,
       );
       if (last) {
         // A position inside the last transaction: a confirmed LSN at or past it covers its commit.

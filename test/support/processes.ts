@@ -59,9 +59,9 @@ export interface RunningProcess {
 }
 
 /**
- * Starts a walrelay binary from its TypeScript source as a real OS process, so
- * tests can SIGKILL it. Logs go to .test-logs/<name>-<pid>.log as well. `args` go to
- * the binary (e.g. `--config file`).
+ * Starts a walrelay binary from its TypeScript source (the built bundle with `options.built` or
+ * WALRELAY_RUN_BUILT=1) as a real OS process, so tests can SIGKILL it. Logs go to
+ * .test-logs/<name>-<pid>.log as well. `args` go to the binary (e.g. `--config file`).
  */
 export function startProcess(kind: keyof typeof ENTRY | string, env: Record<string, string>, name = kind, args: readonly string[] = [], options: StartOptions = {}): RunningProcess {
   const entry = ENTRY[kind];

@@ -17,7 +17,7 @@ import { ConnectionError, errorMessage } from './errors.js';
 
 // kafkajs is CommonJS, loaded here, at this point of the evaluation, through `require` (not an
 // `import`, which a bundler hoists above every module): the replacements of its modules imported
-// above must be in the module cache before it loads them (dist/*.bundle.js, scripts/bundle.mjs).
+// above must be in the module cache before it loads them (the binaries' bundles, scripts/bundle.mjs).
 const kafkajs = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
 const { Kafka, logLevel, Partitioners } = kafkajs;
 type Kafka = InstanceType<typeof Kafka>;
