@@ -95,7 +95,6 @@ test('FailureStreak: stalled after the same failure 3 times in a row, reset by p
   assert.equal(s.count, 0);
 });
 
-
 test('kafkajs lines: connection retries and accounted-for warnings to debug, rebalances to info, the rest to warn once a minute', () => {
   const { log, lines } = captureLogger();
   const write = kafkaLogCreator(log)();
