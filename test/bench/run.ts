@@ -14,6 +14,7 @@ import { testKafka } from '../support/kafka.js';
 import { pgConnect, q } from '../support/postgres.js';
 import { ROOT, startProcess, type RunningProcess } from '../support/processes.js';
 import { summarizeProfiles } from './profile-summary.js';
+import { MachineCpu, describeShares, type CpuShares } from './machine-cpu.js';
 import { driverCeiling, tableShape } from './driver-ceiling.js';
 import { SqliteTarget } from '@walrelay/sink-sqlite';
 import { signalTableDdl } from '@walrelay/source-postgres';
@@ -277,15 +278,27 @@ function phaseOf(proc: RunningProcess, rate: { rate: number; seconds: number }, 
 }
 
 /** pg_recvlogical (pgoutput, proto 1, to /dev/null) from `slot` up to `endpos`: seconds. */
-async function pgRecvlogical(slot: string, endpos: string, publication: string): Promise<number> {
+/** Where each phase's CPU went, by process (machine-cpu.ts); sampled for the whole bench. */
+const machineCpu = new MachineCpu();
+const cpuByPhase: Record<string, CpuShares | undefined> = {};
+function noteCpu(phase: string, fromMs: number, toMs: number): string {
+  const shares = machineCpu.sharesBetween(fromMs, toMs);
+  cpuByPhase[phase] = shares;
+  return describeShares(shares);
+}
+
+/** pg_recvlogical's run: seconds, and its wall-clock window (for noteCpu). */
+async function pgRecvlogical(slot: string, endpos: string, publication: string): Promise<{ seconds: number; from: number; to: number }> {
   const u = new URL(PG_URL);
+  machineCpu.readNow();
   const started = Date.now();
   await exec(
     'pg_recvlogical',
     ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), '-d', u.pathname.slice(1), '--slot', slot, '--start', '--endpos', endpos, '-o', 'proto_version=1', '-o', `publication_names=${publication}`, '-f', '/dev/null', '--no-loop'],
     { timeout: 600_000 },
   );
-  return (Date.now() - started) / 1000;
+  const to = machineCpu.readNow();
+  return { seconds: (to - started) / 1000, from: started, to };
 }
 
 function rateOf(samples: Sample[], total: number): { rate: number; seconds: number; firstAt: number } {
@@ -326,6 +339,7 @@ async function main(): Promise<void> {
   let db: pg.Client | undefined;
   try {
     log(`load before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cpus)`);
+    machineCpu.start();
     await p.setup((s) => [
       `CREATE TABLE ${s}.rows (id int8 PRIMARY KEY, a int4 NOT NULL, b int8, c text, d timestamptz, e numeric(12,2), f bool)`,
       `CREATE TABLE ${s}.lat (id int8 PRIMARY KEY, pad text)`,
@@ -405,13 +419,14 @@ async function main(): Promise<void> {
       }
       const endLsn = (await db!.query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l as string;
       const rowBytes = (await db!.query(`SELECT avg(pg_column_size(r.*))::int AS w FROM (SELECT * FROM ${s}.wide LIMIT 1000) r`)).rows[0].w as number;
-      const runs: number[] = [];
+      const runs: { seconds: number; from: number; to: number }[] = [];
       for (const slot of recvWide) {
         runs.push(await pgRecvlogical(slot, endLsn, pub));
         await db!.query('SELECT pg_drop_replication_slot($1)', [slot]);
       }
-      const ceiling = n / Math.min(...runs);
-      log(`wide rows: pg_recvlogical ${ceiling.toFixed(0)} changes/s`);
+      const fastest = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+      const ceiling = n / fastest.seconds;
+      log(`wide rows: pg_recvlogical ${ceiling.toFixed(0)} changes/s; ${noteCpu('wide pg_recvlogical', fastest.from, fastest.to)}`);
       const port = await freePort();
       const wideSource = p.startSource({ ...env, WALRELAY_HTTP_PORT: String(port) }, 'source-wide');
       const samples = await sampleUntil(
@@ -423,10 +438,12 @@ async function main(): Promise<void> {
         600_000,
       );
       const rate = rateOf(samples, n);
+      const wideCpu = noteCpu('wide source', rate.firstAt, machineCpu.readNow());
       const phase = phaseOf(wideSource, rate, n);
       const produce = produceFigures(await scrape(port));
       await wideSource.stop();
       log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB); ${produce.requests} produce requests of ${(produce.bytes / Math.max(1, produce.requests) / 1048576).toFixed(1)} MB took ${produce.seconds.toFixed(2)} s`);
+      log(`wide rows, source: ${wideCpu}`);
       return { table: 'wide (20 columns: int8 PK, 2 int4, 2 int8, 2 numeric, float8, float4, 3 text, varchar(200), timestamptz, timestamp, date, uuid, jsonb, bool, bytea)', changes: n, rowBytes, txSize: 100, ceiling, changesPerSecond: rate.rate, seconds: rate.seconds, ofCeiling: rate.rate / ceiling, cpuSecondsPer100k: phase.cpuSecondsPer100k, peakRssMB: phase.peakRssMB, produce };
     };
     let source = await createSlot({ WALRELAY_SNAPSHOT: 'never' }, p.slot, 'source-init');
@@ -475,14 +492,16 @@ async function main(): Promise<void> {
       const [hi, lo] = l.split('/');
       return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
     };
-    const recvRuns: number[] = [];
+    const recvWindows: { seconds: number; from: number; to: number }[] = [];
     for (const slot of recvSlots) {
-      recvRuns.push(await pgRecvlogical(slot, lastLsn, p.publication));
+      recvWindows.push(await pgRecvlogical(slot, lastLsn, p.publication));
       await db.query('SELECT pg_drop_replication_slot($1)', [slot]);
     }
+    const recvRuns = recvWindows.map((x) => x.seconds);
     const recvSeconds = Math.min(...recvRuns);
+    const recvFastest = recvWindows.find((x) => x.seconds === recvSeconds)!;
     result.pgRecvlogical = { changes: N, seconds: recvSeconds, changesPerSecond: N / recvSeconds, runsSeconds: recvRuns, options: 'pgoutput proto_version=1, -f /dev/null, --endpos = LSN after the last insert; two runs from two slots, the faster counts' };
-    log(`pg_recvlogical: ${N} changes in ${recvRuns.map((x) => x.toFixed(2)).join(' s / ')} s; the faster: ${(N / recvSeconds).toFixed(0)} changes/s`);
+    log(`pg_recvlogical: ${N} changes in ${recvRuns.map((x) => x.toFixed(2)).join(' s / ')} s; the faster: ${(N / recvSeconds).toFixed(0)} changes/s; ${noteCpu('pg_recvlogical', recvFastest.from, recvFastest.to)}`);
 
     // 3. Source throughput: catch up N changes; done when the LSN of the last is confirmed (after the Kafka commit).
     const sourcePort = await freePort();
@@ -497,10 +516,12 @@ async function main(): Promise<void> {
       600_000,
     );
     const src = rateOf(srcSamples, N);
+    const srcCpuShares = noteCpu('source', src.firstAt, machineCpu.readNow());
     const srcCpu = cpuSeconds(source.child.pid);
     const produce = produceFigures(await scrape(sourcePort));
     result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N, produce };
     log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s); ${produce.requests} produce requests took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions`);
+    log(`source: ${srcCpuShares}`);
 
     // 3b. --compare debezium: Debezium, walrelay again, Debezium again (each from its own waiting slot).
     const compare: { source: { walrelay: PhaseResult[]; debezium: PhaseResult[] }; sink: { walrelay: PhaseResult[]; debezium: PhaseResult[] } } = {
@@ -538,11 +559,13 @@ async function main(): Promise<void> {
       k.proc = p.startSink(k.kind, k.url, { WALRELAY_GROUP_ID: `${p.id}_${k.kind}`, WALRELAY_HTTP_PORT: String(k.port) }, k.name);
       k.samples = await sampleUntil(k.name, k.proc, k.port, (m) => sum(m, 'walrelay_sink_records_applied_total', 'table="rows"'), (_m, c) => c >= N, 900_000);
       const r = rateOf(k.samples, N);
+      const sinkCpu = noteCpu(k.name, r.firstAt, machineCpu.readNow());
       const bm = await scrape(k.port);
       const txCount = sum(bm, 'walrelay_sink_batch_records_count');
       const meanTx = txCount > 0 ? sum(bm, 'walrelay_sink_batch_records_sum') / txCount : NaN;
       sinkResults[k.name] = { rows: N, seconds: r.seconds, rowsPerSecond: r.rate, wallSecondsFromStart: (k.samples.at(-1)!.t - k.samples[0]!.t) / 1000, targetTransactions: txCount, meanRecordsPerTransaction: meanTx };
       log(`${k.name}: ${N} rows applied in ${r.seconds.toFixed(2)}s = ${r.rate.toFixed(0)} rows/s, in ${txCount} target transactions of ${meanTx.toFixed(0)} records on average`);
+      log(`${k.name}: ${sinkCpu}`);
     }
     result.sinks = sinkResults;
     for (const k of sinks) {
@@ -570,13 +593,15 @@ async function main(): Promise<void> {
     for (const [k, driver] of Object.entries(drivers)) {
       const r = sinkResults[k] as { rowsPerSecond: number } & Record<string, unknown>;
       const full = await driverCeiling(driver(`${ceilingDb}_full`), shape, N, 5_000);
+      const sameFrom = machineCpu.readNow();
       const same = await driverCeiling(driver(`${ceilingDb}_same`), shape, N, sameSize(k));
+      const sameCpu = noteCpu(`${k} ceiling`, sameFrom, machineCpu.readNow());
       r.ceilingRowsPerSecond = full.rowsPerSecond;
       r.ofCeiling = r.rowsPerSecond / full.rowsPerSecond;
       r.sameSizeCeilingRowsPerSecond = same.rowsPerSecond;
       r.sameSizeTxRows = same.txRows;
       r.ofSameSizeCeiling = r.rowsPerSecond / same.rowsPerSecond;
-      log(`${k} ceiling (same driver, same rows, no Kafka/decoding): ${full.rowsPerSecond.toFixed(0)} rows/s in ${full.txRows}-row transactions (the sink reached ${(100 * (r.ofCeiling as number)).toFixed(0)}%), ${same.rowsPerSecond.toFixed(0)} rows/s in ${same.txRows}-row ones like the sink's (${(100 * (r.ofSameSizeCeiling as number)).toFixed(0)}%)`);
+      log(`${k} ceiling (same driver, same rows, no Kafka/decoding): ${full.rowsPerSecond.toFixed(0)} rows/s in ${full.txRows}-row transactions (the sink reached ${(100 * (r.ofCeiling as number)).toFixed(0)}%), ${same.rowsPerSecond.toFixed(0)} rows/s in ${same.txRows}-row ones like the sink's (${(100 * (r.ofSameSizeCeiling as number)).toFixed(0)}%); the latter's ${sameCpu}`);
     }
     {
       const admin = await mysql.createConnection({ uri: MYSQL_URL });
@@ -821,6 +846,7 @@ async function main(): Promise<void> {
       result.wide = await optionalPhase('wide-row source', () => wideSourcePhase(WIDE_N));
     }
 
+    result.cpuByPhase = cpuByPhase;
     result.peakRssMB = Object.fromEntries(Object.entries(peakRss).map(([k, v]) => [k, Math.round(v / 1048576)]));
     log(`peak RSS: ${JSON.stringify(result.peakRssMB)} (MB)`);
     result.memoryPeaksMB = memoryPeaks;
@@ -853,6 +879,7 @@ async function main(): Promise<void> {
     log(`wrote .bench/${stamp}.json and .bench/${stamp}.html`);
     printSummary(result);
   } finally {
+    machineCpu.stop();
     await Promise.all(p.processes.map((x) => x.stop(15_000)));
     if (PROFILE_DIR) {
       // Profiles are written when each process exits (SIGTERM ends them normally).
@@ -951,6 +978,10 @@ function printSummary(r: Record<string, unknown>): void {
     ...(high && high.completed !== false ? Object.entries(high.targets).map(([k, v]): [string, string, boolean | undefined] => [`${k} p99 < 100 ms at ${high.offeredChangesPerSecond} changes/s`, `${v.p99ms.toFixed(0)} ms`, v.p99ms < 100 && v.missing === 0]) : []),
   ];
   lines.push('', '== targets (issue 13)', ...targets.map(([what, figure, ok]) => `  ${verdict(ok).padEnd(12)} ${what.padEnd(48)} ${figure}`));
+  // What bounds each phase: a walrelay process near 1.00 with idle cores left is bound by its one
+  // JavaScript thread; no idle cores left, by the machine (docs/performance.md, Session 17).
+  const cpu = (r.cpuByPhase ?? {}) as Record<string, CpuShares | undefined>;
+  if (Object.keys(cpu).length > 0) lines.push('', '== CPU by process during each phase (cores)', ...Object.entries(cpu).map(([phase, shares]) => `  ${phase.padEnd(22)} ${describeShares(shares)}`));
   const notDone = r.incomplete as { phase: string; reason: string }[] | undefined;
   if (notDone && notDone.length > 0) lines.push('', '== phases that did not complete', ...notDone.map((x) => `  ${x.phase}: ${x.reason}`));
   const inc = r.incrementalSnapshot as { rows: number; rowsPerSecond: number; seconds: number; latencyDuring: { achievedTxPerSecond: number; targets: Record<string, { p50ms: number; p99ms: number }> } } | undefined;
