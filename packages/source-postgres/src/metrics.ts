@@ -78,7 +78,7 @@ export function createSourceMetrics(registry: Registry): SourceMetrics {
         counts.flushBytes(this);
       },
     }),
-    lagBytes: new Gauge({ name: 'walrelay_source_replication_lag_bytes', help: 'Server WAL end minus the LSN confirmed to PostgreSQL', registers: r }),
+    lagBytes: new Gauge({ name: 'walrelay_source_replication_lag_bytes', help: 'WAL the server has sent (the walsender reports only how far it has decoded) minus the LSN confirmed to PostgreSQL; the WAL the server keeps for the slot is walrelay_source_slot_retained_wal_bytes', registers: r }),
     lagSeconds: new Gauge({
       name: 'walrelay_source_replication_lag_seconds',
       help: 'Age of the oldest PostgreSQL commit received but not yet committed to Kafka (0 when nothing is pending)',
