@@ -1,8 +1,7 @@
 /**
  * The V8 heap settings walrelay's binaries run with. A binary's first import applies them:
  * `@walrelay/core/default-heap-settings` (DEFAULT_NODE_FLAGS), or a module of its own that calls
- * `applyHeapSettings` with its flags (walrelay-sink-sqlite's and walrelay-source's
- * `process-settings.ts`). This module
+ * `applyHeapSettings` with its flags (walrelay-sink-sqlite's `process-settings.ts`). This module
  * imports nothing else, so that runs before the rest of the binary is evaluated.
  *
  * Why: on a machine with plenty of memory V8 lets the young generation grow to 128 MB and the
@@ -15,8 +14,7 @@
  * ≈20 MB lower peaks in each binary and the same CPU per change for the source and the MariaDB
  * sink, ≈7% more for the SQLite sink; docs/performance.md.) The SQLite sink runs with a 4 MB
  * semi-space (SQLITE_SINK_NODE_FLAGS; session 12: five alternated pairs, peak 207 against
- * 229 MB at +2.5% CPU per row; the MariaDB sink and the source gained nothing from it). The source
- * grows its old generation by 1.5× instead of 2× (SOURCE_NODE_FLAGS; session 17).
+ * 229 MB at +2.5% CPU per row; the MariaDB sink and the source gained nothing from it).
  *
  * How: node reads heap flags only at start-up, so when none of them was given the process
  * replaces itself (`process.execve`: same PID, same environment, arguments and open
@@ -45,16 +43,6 @@
 export const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=100'] as const;
 /** walrelay-sink-sqlite's defaults: a smaller young generation (see above). */
 export const SQLITE_SINK_NODE_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=100'] as const;
-/**
- * walrelay-source's defaults: the old generation grows by half of what survived the last full
- * collection instead of doubling. In catch-up the source promotes the records and request buffers
- * of the sends in flight, which die in the old generation; its peak was what had piled up (dead
- * objects and the dead buffers' external memory, 13.6 MB of buffers freed by one full collection
- * at a 159 MB peak) when the next full collection came. Seven alternated pairs (sessions 16 and
- * 17): peaks 119–149 MB (mean 132) against 137–161 (mean 149), CPU per change the same (2.67 s
- * per 200,000 both), rates within the machine's noise (docs/performance.md, Session 17).
- */
-export const SOURCE_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=50'] as const;
 
 const HEAP_FLAG = /(^|\s)--(max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size|heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size|max[-_]heap[-_]size)(=|\s|$)/;
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { DEFAULT_MALLOC_TUNABLES, DEFAULT_NODE_FLAGS, heapFlagsToAdd, mallocTunablesToAdd, SOURCE_NODE_FLAGS, SQLITE_SINK_NODE_FLAGS } from '../src/heap-settings.js';
+import { DEFAULT_MALLOC_TUNABLES, DEFAULT_NODE_FLAGS, heapFlagsToAdd, mallocTunablesToAdd, SQLITE_SINK_NODE_FLAGS } from '../src/heap-settings.js';
 
 test('heap flags: the defaults when none is given; none when the operator gave one (command line or NODE_OPTIONS) or emptied WALRELAY_NODE_FLAGS', () => {
   assert.deepEqual(heapFlagsToAdd([], {}), [...DEFAULT_NODE_FLAGS]);
@@ -16,8 +16,6 @@ test('heap flags: the defaults when none is given; none when the operator gave o
   assert.deepEqual(heapFlagsToAdd([], {}, SQLITE_SINK_NODE_FLAGS), [...SQLITE_SINK_NODE_FLAGS]);
   assert.deepEqual(heapFlagsToAdd([], { WALRELAY_NODE_FLAGS: '--max-semi-space-size=16' }, SQLITE_SINK_NODE_FLAGS), ['--max-semi-space-size=16']);
   assert.deepEqual(heapFlagsToAdd(['--max-old-space-size=512'], {}, SQLITE_SINK_NODE_FLAGS), []);
-  assert.deepEqual(heapFlagsToAdd([], {}, SOURCE_NODE_FLAGS), ['--max-semi-space-size=8', '--heap-growing-percent=50']);
-  assert.deepEqual(heapFlagsToAdd([], { WALRELAY_NODE_FLAGS: '--heap-growing-percent=100' }, SOURCE_NODE_FLAGS), ['--heap-growing-percent=100']);
 });
 
 test("malloc tunables: glibc's the defaults unless the operator tuned malloc; WALRELAY_MALLOC_TUNABLES replaces or (empty) turns them off", () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // First: the heap settings (may restart this process with them before anything else loads).
-import './process-settings.js';
+import '@walrelay/core/default-heap-settings';
 import { ConfigError, ConnectionError, kafkaCheck, redactUrl, registryCheck, serviceMain, tlsOptions, type StartupCheck } from '@walrelay/core';
 import { sourceConfigSchema, sourceEnv, type SourceConfig } from './config.js';
 import { pgClient } from './replication/connection.js';
