@@ -277,7 +277,6 @@ function phaseOf(proc: RunningProcess, rate: { rate: number; seconds: number }, 
   return { seconds: rate.seconds, perSecond: rate.rate, cpuSeconds: cpu, cpuSecondsPer100k: (cpu * 100_000) / n, peakRssMB: Math.round(procStatus(proc.child.pid, 'VmHWM') / 1048576) };
 }
 
-/** pg_recvlogical (pgoutput, proto 1, to /dev/null) from `slot` up to `endpos`: seconds. */
 /** Where each phase's CPU went, by process (machine-cpu.ts); sampled for the whole bench. */
 const machineCpu = new MachineCpu();
 const cpuByPhase: Record<string, CpuShares | undefined> = {};
@@ -287,7 +286,10 @@ function noteCpu(phase: string, fromMs: number, toMs: number): string {
   return describeShares(shares);
 }
 
-/** pg_recvlogical's run: seconds, and its wall-clock window (for noteCpu). */
+/**
+ * pg_recvlogical (pgoutput, proto 1, to /dev/null) from `slot` up to `endpos`: seconds, and its
+ * wall-clock window (for noteCpu).
+ */
 async function pgRecvlogical(slot: string, endpos: string, publication: string): Promise<{ seconds: number; from: number; to: number }> {
   const u = new URL(PG_URL);
   machineCpu.readNow();
