@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
+import { CLK_TCK, procCpu } from './process-stats.js';
 
 /**
  * Where the machine's CPU went during a phase, by process role: the walrelay binary, PostgreSQL's
@@ -13,8 +14,6 @@ import os from 'node:os';
  * and end (at this interval, a 2-second phase's edges are ±6%), or from readings taken at them
  * (`readNow`).
  */
-
-const CLK_TCK = 100;
 
 interface Reading {
   readonly t: number;
@@ -51,8 +50,8 @@ function roleOf(pid: number, cmdline: string, self: number): string {
 export class MachineCpu {
   readonly #intervalMs: number;
   readonly #readings: Reading[] = [];
-  /** pid → [role, last ticks] of the processes seen at the previous reading. */
-  #seen = new Map<number, { role: string; ticks: number }>();
+  /** `pid:start time` → role and last ticks of the processes seen at the previous reading. */
+  #seen = new Map<string, { role: string; ticks: number }>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(intervalMs = 250) {
@@ -82,19 +81,15 @@ export class MachineCpu {
   #read(): void {
     const t = Date.now();
     const byRole = new Map<string, number>();
-    const seen = new Map<number, { role: string; ticks: number }>();
+    const seen = new Map<string, { role: string; ticks: number }>();
     for (const name of readdirSync('/proc')) {
       const pid = Number(name);
       if (!Number.isInteger(pid)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      let role = this.#seen.get(pid)?.role;
+      const cpu = procCpu(pid);
+      if (!cpu) continue; // exited meanwhile
+      const ticks = cpu.ticks;
+      const key = `${pid}:${cpu.startedAt}`;
+      let role = this.#seen.get(key)?.role;
       if (role === undefined) {
         let cmdline = '';
         try {
@@ -105,13 +100,13 @@ export class MachineCpu {
         if (cmdline === '') continue; // a kernel thread
         role = roleOf(pid, cmdline, process.pid);
       }
-      seen.set(pid, { role, ticks });
+      seen.set(key, { role, ticks });
       byRole.set(role, (byRole.get(role) ?? 0) + ticks);
     }
     // A process that exited since the last reading keeps its ticks up to that reading in the sums
     // (its last interval is lost: at most one interval of one process).
     const exited = new Map<string, number>();
-    for (const [pid, s] of this.#seen) if (!seen.has(pid)) exited.set(s.role, (exited.get(s.role) ?? 0) + s.ticks);
+    for (const [key, s] of this.#seen) if (!seen.has(key)) exited.set(s.role, (exited.get(s.role) ?? 0) + s.ticks);
     this.#seen = seen;
     this.#readings.push({ t, byRole, exited, idle: machineIdleTicks() });
   }

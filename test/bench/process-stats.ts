@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 
 /** What /proc says of a process the bench watches (0 once it has exited). */
 
-const CLK_TCK = 100;
+/** Kernel clock ticks per second (USER_HZ), the unit of /proc/<pid>/stat's CPU times. */
+export const CLK_TCK = 100;
 
 /** Resident memory now (VmRSS) or at its peak (VmHWM), in bytes. */
 export function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
@@ -15,16 +16,26 @@ export function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): n
   }
 }
 
+/**
+ * A process's CPU ticks so far (user + system) and its start time (in ticks since boot: with the
+ * pid, what tells one process from a later one given the same pid), or undefined once it has exited.
+ */
+export function procCpu(pid: number): { ticks: number; startedAt: string } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command (which may hold spaces and parentheses): state is index 0.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ticks: Number(fields[11]) + Number(fields[12]), startedAt: fields[19] ?? '' };
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
+  return (procCpu(pid)?.ticks ?? 0) / CLK_TCK;
 }
 
 /** Where a process's resident memory is (from /proc/<pid>/smaps), in bytes. */
