@@ -287,3 +287,25 @@ test("strings are written as avsc writes them: short ASCII copied directly, anyt
   assert.throws(() => encodeAvro(ours, 42), (e: unknown) => e instanceof ValueError && /string/.test(e.message));
   assert.throws(() => encodeAvro(ours, undefined), ValueError);
 });
+
+test('strings are read as avsc reads them: short ASCII ones through the table of short strings, whatever was read before', async () => {
+  const avsc = (await import('avsc')).default;
+  const plain = avsc.Type.forSchema('string');
+  const ours = avroType('string');
+  const record = avroType({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'string' }, { name: 'b', type: ['null', 'string'] }] });
+  const samples = ['', 'c', 'u', 'false', 'public', 'x'.repeat(24), 'x'.repeat(25), 'ünïcode', 'é', '\u007f', '\u0080', 'a\u0000b', '😀'];
+  // Many distinct short strings: slots are shared (1,024 of them), so hits, misses and
+  // overwritten slots all occur; each read must still be exactly the bytes' string.
+  for (let n = 0; n < 5000; n++) samples.push(`k${n.toString(36)}`.padEnd(1 + (n % 24), String.fromCharCode(33 + (n % 90))));
+  for (let round = 0; round < 3; round++) {
+    for (const s of round === 1 ? [...samples].reverse() : samples) {
+      const bytes = plain.toBuffer(s);
+      assert.equal(decodeAvro(ours, bytes), plain.fromBuffer(bytes), JSON.stringify(s));
+      const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 7, 0xff]), bytes, Buffer.from([2]), bytes]);
+      assert.deepEqual({ ...(decodeAvroAt(record, framed, 6) as object) }, { a: s, b: s }, JSON.stringify(s));
+    }
+  }
+  // Truncated: the declared length runs past the end, refused as avsc refuses it.
+  const truncated = plain.toBuffer('abcdef').subarray(0, 4);
+  assert.throws(() => decodeAvro(ours, truncated), DecodeError);
+});

@@ -166,16 +166,70 @@ function bigIntLongType(): avro.Type {
 }
 const BigIntLong = bigIntLongType();
 
+/** Strings of at most this many bytes are read through the table of short strings. */
+const SHORT_STRING_BYTES = 24;
+/** Slots of the table of short strings (a power of two). */
+const SHORT_STRING_SLOTS = 1024;
+const shortStrings: (string | undefined)[] = new Array<string | undefined>(SHORT_STRING_SLOTS).fill(undefined);
+
+/**
+ * A short ASCII string of `buf[start, start + len)`, the same string object as the last one read
+ * with these bytes when it is still in its slot of the table: a sink decodes the same few short
+ * strings in every record (op, the source block's schema, table and snapshot flag, and short
+ * column values such as status codes), each a new string from `utf8Slice` before (a native call
+ * and an allocation per string). Undefined when a byte is not ASCII (then utf8Slice decodes it).
+ * The slot is picked by an FNV-1a hash of the bytes, and a hit compares every byte with the
+ * cached string's characters: the string returned always has exactly these bytes.
+ */
+function shortAsciiString(buf: Buffer, start: number, len: number): string | undefined {
+  let h = 0x811c9dc5;
+  for (let i = start; i < start + len; i++) {
+    const b = buf[i]!;
+    if (b >= 0x80) return undefined;
+    h = Math.imul(h ^ b, 0x01000193);
+  }
+  const slot = (h ^ len) & (SHORT_STRING_SLOTS - 1);
+  const cached = shortStrings[slot];
+  if (cached !== undefined && cached.length === len) {
+    let i = 0;
+    while (i < len && cached.charCodeAt(i) === buf[start + i]) i++;
+    if (i === len) return cached;
+  }
+  const s = (buf as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(start, start + len);
+  shortStrings[slot] = s;
+  return s;
+}
+
 /**
  * avsc's string, written without `Buffer.byteLength` for a short ASCII string (the source block
  * has eight per change): its bytes are its characters, and its length (< 64) a one-byte varint,
  * so the characters are copied as they are checked. Anything else (longer, not ASCII, near the
  * buffer's end) and anything that is not a string go to avsc's own writer. Same bytes, same errors.
+ * Read: a short ASCII string through the table of short strings (shortAsciiString), anything
+ * else (longer, not ASCII, a length of more than one byte, truncated) by avsc's own reader.
  */
 function fastStringType(): avro.Type {
   const template = avro.Type.forSchema('string') as unknown as Record<string, unknown>;
-  const general = Object.getPrototypeOf(template) as { _write(this: unknown, tap: Tap, value: unknown): void };
+  const general = Object.getPrototypeOf(template) as { _write(this: unknown, tap: Tap, value: unknown): void; _read(this: unknown, tap: Tap): unknown };
   const type = Object.assign(Object.create(general as object) as Record<string, unknown>, template);
+  type._read = function (this: unknown, tap: Tap): unknown {
+    const buf = tap.buf;
+    const at = tap.pos;
+    const b = buf[at];
+    // A one-byte zigzag varint of a length 1..SHORT_STRING_BYTES: an even byte 2..2·SHORT.
+    if (b !== undefined && (b & 1) === 0 && b > 0 && b <= SHORT_STRING_BYTES << 1) {
+      const len = b >> 1;
+      const start = at + 1;
+      if (start + len <= buf.length) {
+        const s = shortAsciiString(buf, start, len);
+        if (s !== undefined) {
+          tap.pos = start + len;
+          return s;
+        }
+      }
+    }
+    return general._read.call(this, tap);
+  };
   type._write = function (this: unknown, tap: Tap, value: unknown): void {
     if (typeof value === 'string' && value.length < 64) {
       const n = value.length;
