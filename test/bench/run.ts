@@ -13,6 +13,7 @@ import { MYSQL_URL, PG_URL } from '../support/env.js';
 import { testKafka } from '../support/kafka.js';
 import { pgConnect, q } from '../support/postgres.js';
 import { ROOT, startProcess, type RunningProcess } from '../support/processes.js';
+import { percentile as pct } from './percentile.js';
 import { summarizeProfiles } from './profile-summary.js';
 import { MachineCpu, describeShares, type CpuShares } from './machine-cpu.js';
 import { driverCeiling, tableShape } from './driver-ceiling.js';
@@ -324,11 +325,6 @@ function series(samples: Sample[], from: number): [number, number][] {
     out.push([(b.t - from) / 1000, ((b.count - a.count) * 1000) / Math.max(1, b.t - a.t)]);
   }
   return out;
-}
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { SchemaRegistryClient } from '@walrelay/core';
 import { coalesce, RecordDecoder, type TableChange } from '@walrelay/sink';
 import { testKafka } from '../support/kafka.js';
+import { percentile } from './percentile.js';
 import { REGISTRY_URL } from '../support/env.js';
 
 /**
@@ -64,9 +65,8 @@ async function readTopic(): Promise<RawRecord[]> {
   return records;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+function median(xs: readonly number[]): number {
+  return percentile([...xs].sort((a, b) => a - b), 0.5);
 }
 
 const records = await readTopic();
