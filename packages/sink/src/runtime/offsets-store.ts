@@ -44,13 +44,11 @@ export class OffsetsStore {
   }
 
   /**
-   * A new assignment: once `settled` (the chunks still being applied), load the stored offsets,
-   * then (before any batch of it is applied) run `beforeSeek` and seek every assigned partition
-   * that has a stored offset.
+   * A new assignment: load the stored offsets, then (before any batch of it is applied)
+   * run `beforeSeek` and seek every assigned partition that has a stored offset.
    */
-  assign(source: RecordSource, assignment: ReadonlyMap<string, readonly number[]>, beforeSeek: () => void, settled: Promise<void> = Promise.resolve()): Promise<void> {
+  assign(source: RecordSource, assignment: ReadonlyMap<string, readonly number[]>, beforeSeek: () => void): Promise<void> {
     this.#loaded = (async () => {
-      await settled;
       const stored = await this.load();
       this.#applied.clear();
       beforeSeek();

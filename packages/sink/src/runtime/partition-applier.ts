@@ -6,7 +6,7 @@ import type { AppliedSource } from '../envelope-reader.js';
 import type { DecodedRecord, RecordDecoder } from '../record-decoder.js';
 import { StaleBatchError, type StoredOffset, type TargetDriver } from '../target.js';
 import type { DeadLetters } from './dead-letters.js';
-import { NO_TABLE, partitionKey, type OffsetsStore } from './offsets-store.js';
+import { NO_TABLE, type OffsetsStore } from './offsets-store.js';
 import type { BatchControl, RecordSource, SourceBatch, SourceRecord } from './record-source.js';
 import { TableRefusedError, type TargetTables } from './table-ddl.js';
 import { asTruncate, barrierPartitions, type TruncateBarrier } from './truncate-barrier.js';
@@ -33,8 +33,6 @@ export interface PartitionApplierOptions {
   readonly truncate: 'apply' | 'ignore';
   readonly metrics: SinkMetrics;
   readonly log: Logger;
-  /** A chunk handed on (applied after its batch returned) failed: the session cannot go on. */
-  readonly failed: (e: Error) => void;
 }
 
 /**
@@ -44,21 +42,9 @@ export interface PartitionApplierOptions {
  * partition's offsets row, fenced on the chunk's first offset). Only after the target
  * committed is the Kafka offset committed. A record that cannot be decoded or stored, or
  * whose table is refused, goes through the dead-letter policy.
- *
- * A batch's last chunk is handed on: its offsets are resolved to the source at once and it
- * is applied while the source fetches the next batch (kafkajs fetches a new round only when
- * every batch of the last one returned, so waiting for the target's commit idled both).
- * At most one chunk per partition is in flight: the partition's next batch, and with it
- * any truncate marker, waits for it first. A chunk in flight that another process fenced
- * out realigns its partition as a batch would; any other failure ends the session
- * (`failed`), which drains the chunks in flight before it closes anything.
  */
 export class PartitionApplier {
   readonly #o: PartitionApplierOptions;
-  /** Per partition, its chunk in flight: true once applied, false when the partition must not go on from it. */
-  readonly #handedOn = new Map<string, Promise<boolean>>();
-  /** Chunks in flight that have not settled. */
-  readonly #unsettled = new Set<Promise<boolean>>();
 
   constructor(options: PartitionApplierOptions) {
     this.#o = options;
@@ -68,15 +54,6 @@ export class PartitionApplier {
     const o = this.#o;
     const { topic, partition } = batch;
     o.metrics.lag.set({ topic, partition: String(partition) }, batch.lag);
-    const key = partitionKey(topic, partition);
-    const inFlight = this.#handedOn.get(key);
-    if (inFlight !== undefined) {
-      const ok = await inFlight;
-      if (this.#handedOn.get(key) === inFlight) this.#handedOn.delete(key);
-      // It was fenced out (the partition is realigned) or it failed (the session ends): this
-      // batch follows records that are not applied, so it is left for the realigned fetch.
-      if (!ok) return;
-    }
     await o.offsets.ready();
     const applied = o.offsets.next(topic, partition);
     const records = applied === undefined ? batch.records : batch.records.filter((m) => m.offset >= applied);
@@ -94,10 +71,6 @@ export class PartitionApplier {
       if (barrier > 0) end = i + barrier;
       if (barrier !== 0) {
         const chunk = records.slice(i, end);
-        if (end === records.length) {
-          this.#handOn(key, topic, partition, chunk, control);
-          return;
-        }
         try {
           await this.#applyChunk(topic, partition, chunk, control.heartbeat);
         } catch (e) {
@@ -117,36 +90,6 @@ export class PartitionApplier {
       if (!(await this.#passMarker(topic, partition, marker, control))) return;
       i++;
     }
-  }
-
-  /** Settles when no chunk is in flight (a stop, a new assignment, a session's end wait for it). */
-  async drain(): Promise<void> {
-    while (this.#unsettled.size > 0) await Promise.all(this.#unsettled);
-  }
-
-  /** Applies the batch's last chunk after the batch returns; its offsets are resolved now. */
-  #handOn(key: string, topic: string, partition: number, chunk: readonly SourceRecord[], control: BatchControl): void {
-    const o = this.#o;
-    const applying = this.#applyChunk(topic, partition, chunk, control.heartbeat).then(
-      () => true,
-      async (e: unknown) => {
-        try {
-          if (!(e instanceof StaleBatchError)) throw e;
-          o.log.warn({ topic, partition, err: e.message }, 'stale batch dropped');
-          await o.offsets.realign(o.source, topic, partition);
-        } catch (failure) {
-          o.failed(failure instanceof Error ? failure : new Error(String(failure)));
-        }
-        return false;
-      },
-    );
-    this.#handedOn.set(key, applying);
-    this.#unsettled.add(applying);
-    void applying.then((ok) => {
-      this.#unsettled.delete(applying);
-      if (ok && this.#handedOn.get(key) === applying) this.#handedOn.delete(key);
-    });
-    control.resolve((chunk[chunk.length - 1] as SourceRecord).offset);
   }
 
   /** A multi-partition truncate marker: false while the partition waits at the barrier. */

@@ -49,7 +49,6 @@ export class SinkRuntime {
   #lastError: string | undefined;
   #stopRequested = false;
   #crash: ((e: Error) => void) | undefined;
-  #applier: PartitionApplier | undefined;
   #closers: (() => Promise<void>)[] = [];
 
   constructor(options: SinkRuntimeOptions) {
@@ -74,11 +73,6 @@ export class SinkRuntime {
 
   live(): boolean {
     return this.#state !== 'failed';
-  }
-
-  /** Settles when no chunk handed on by the current session is still being applied. */
-  settled(): Promise<void> {
-    return this.#applier?.drain() ?? Promise.resolve();
   }
 
   /** Finish the batch in hand, commit, leave the group. */
@@ -152,7 +146,7 @@ export class SinkRuntime {
     failed.catch(() => undefined);
     if (this.#stopRequested) crash(new StopSignal());
     const apply = (fn: () => Promise<void>, heartbeat?: () => Promise<void>): Promise<void> =>
-      this.#policy.apply(fn, { stopping: () => this.#stopRequested || ended, ...(heartbeat ? { heartbeat } : {}), onRetry: () => metrics.retries.inc(), log });
+      this.#policy.apply(fn, { stopping: () => this.#stopRequested, ...(heartbeat ? { heartbeat } : {}), onRetry: () => metrics.retries.inc(), log });
     const barrier = new TruncateBarrier({ driver, offsets: this.#offsets, tables: this.#tables, apply: (fn) => apply(fn), truncate: config.truncate, metrics, log });
     barrier.attach(source);
     const timer = setInterval(() => barrier.poll(), this.#o.barrierPollMs ?? 250);
@@ -174,12 +168,7 @@ export class SinkRuntime {
       truncate: config.truncate,
       metrics,
       log,
-      failed: (e) => crash(e),
     });
-    this.#applier = applier;
-    // Runs first when the session closes: no chunk in flight outlives the source, the
-    // dead-letter writer or the target connection it uses.
-    this.#closers.push(() => applier.drain());
     let topicsKnown: (topics: readonly string[]) => void = () => undefined;
     this.#tables.claim(new Promise<readonly string[]>((resolve) => (topicsKnown = resolve)), (topic) => latestShape(decoder, topic));
     let topics: readonly string[] = [];
@@ -191,8 +180,7 @@ export class SinkRuntime {
           if (ended) return;
           // Batches of the new assignment wait for this (OffsetsStore.ready), so none is
           // applied before the target's offsets are known.
-          // The chunks still in flight end first, so the offsets loaded include them.
-          this.#offsets.assign(source, assignment, () => barrier.reset(), applier.drain()).catch((e: unknown) => crash(e as Error));
+          this.#offsets.assign(source, assignment, () => barrier.reset()).catch((e: unknown) => crash(e as Error));
         },
         batch: (batch, control) => (ended ? Promise.resolve() : applier.batch(batch, { active: () => !ended && control.active(), heartbeat: () => control.heartbeat(), resolve: (offset) => control.resolve(offset) })),
         failed: (e) => crash(e),
@@ -208,9 +196,7 @@ export class SinkRuntime {
     } catch (e) {
       if (e instanceof StopSignal || e instanceof TopicsChanged) {
         await source.stop();
-        // The batch in hand and the chunks in flight are finished: their Kafka offset commits go
-        // out before the group is left.
-        await applier.drain();
+        // The batch in hand is finished: its Kafka offset commits go out before the group is left.
         await this.#offsets.flushCommits();
         if (e instanceof TopicsChanged) throw e;
         return;

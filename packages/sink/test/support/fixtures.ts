@@ -127,7 +127,6 @@ export function startSink(options: { driver: TargetDriver; group: MemoryGroup; s
     barrierPollMs: 5,
     open: async () => ({ source, decoder: new RecordDecoder(options.schemas), ...(config.onError === 'dlq' ? { deadLetters } : {}), close: async () => undefined }),
   });
-  source.settle = () => runtime.settled();
   let outcome: { error?: unknown } | undefined;
   const running = runtime.run().then(
     () => void (outcome = {}),

@@ -78,8 +78,6 @@ export class MemorySource implements RecordSource {
   readonly seeks: string[] = [];
   /** Offsets this member committed to the group. */
   readonly commits: string[] = [];
-  /** Settles when the runtime applied what was handed to it (set by the fixture to the runtime's `settled`). */
-  settle: () => Promise<void> = async () => undefined;
   #generation = 0;
 
   constructor(group: MemoryGroup, maxBatch = 100) {
@@ -118,12 +116,8 @@ export class MemorySource implements RecordSource {
     return { topic, partition, records, lastOffset: last, lag: all.length - Number(last) - 1 };
   }
 
-  /**
-   * Hands a batch to the runtime and waits until its chunks are applied (`settle: false`: only
-   * until the runtime returns, its last chunk may still be in flight). `unseenRebalance` keeps
-   * it active although the assignment changed.
-   */
-  async deliver(batch: SourceBatch, options: { unseenRebalance?: boolean; settle?: boolean } = {}): Promise<void> {
+  /** Hands a batch to the runtime. `stale: 'unseen'` keeps it active although the assignment changed. */
+  async deliver(batch: SourceBatch, options: { unseenRebalance?: boolean } = {}): Promise<void> {
     const handlers = this.handlers;
     if (!handlers) throw new Error('not started');
     const generation = this.#generation;
@@ -141,7 +135,6 @@ export class MemorySource implements RecordSource {
       this.errors.push(e);
       if (!isRetriable(e)) handlers.failed(e as Error);
     }
-    if (options.settle !== false) await this.settle();
   }
 
   /** One batch for every assigned, unpaused partition; the number delivered. */
