@@ -1,10 +1,6 @@
-// The harnesses (tests, fault runs, benchmarks) start walrelay's processes with their own node. An
-// older one than package.json's engines cannot run them: better-sqlite3 is built for the node that
-// scripts/node-env.sh puts on PATH, and a fault run started from a shell without it saw every SQLite
-// sink exit at once with nothing in its log.
-if (Number(process.versions.node.split('.')[0]) < 22) {
-  throw new Error(`node ${process.version} is older than walrelay's minimum (22): run \`source scripts/node-env.sh\` first (it puts the node the native modules were built for on PATH)`);
-}
+// The harnesses start walrelay's processes with their own node: one older than walrelay's
+// minimum is refused here, before anything is started (@walrelay/core/supported-node).
+import '@walrelay/core/supported-node';
 
 /** Addresses of the local services (scripts/services.sh), overridable like the binaries'. */
 export const PG_URL = process.env.WALRELAY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/walrelay';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '@walrelay/core/supported-node';
 import { runCli } from './cli.js';
 
 runCli(process.argv.slice(2), { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), env: process.env }).then(

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// First: the heap settings (may restart this process with them before anything else loads).
+// First: refuse a node older than walrelay supports, then the heap settings (may restart this
+// process with them before anything else loads).
+import '@walrelay/core/supported-node';
 import '@walrelay/core/default-heap-settings';
 import { tlsOptions } from '@walrelay/core';
 import { sinkMain } from '@walrelay/sink';

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// First: the heap settings (may restart this process with them before anything else loads).
+// First: refuse a node older than walrelay supports, then the heap settings (may restart this
+// process with them before anything else loads).
+import '@walrelay/core/supported-node';
 import './process-settings.js';
 import { sinkMain } from '@walrelay/sink';
 import { SqliteTarget } from './index.js';
