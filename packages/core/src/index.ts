@@ -17,6 +17,8 @@ export { IdleMemoryDecision, DEFAULT_IDLE_MEMORY_POLICY, onIdleMemoryRelease, ty
 export * from './startup-checks.js';
 export { kafkaGroupingPatched, groupMessagesPerPartition } from './kafkajs-partition-grouping.js';
 export { kafkaProduceEncoderPatched, encodeProduceBody } from './kafkajs-produce-request.js';
+export { RequestBufferPool, produceRequestBuffers, DEFAULT_REQUEST_BUFFER_POOL, type RequestBufferPoolOptions } from './produce-request-buffers.js';
+export { releasingSocketFactory, releasingWrittenRequests } from './socket-write-release.js';
 export { crc32c, crc32cImplementation } from '@walrelay/crc32c';
 export { kafkaRequestFramingPatched, frameRequest, REQUEST_HEADROOM } from './kafkajs-request-framing.js';
 export { kafkaRecordDecoderPatched } from './kafkajs-record-decoder.js';

@@ -9,6 +9,7 @@ import { kafkaProduceEncoderPatched } from './kafkajs-produce-request.js';
 import { kafkaRecordDecoderPatched } from './kafkajs-record-decoder.js';
 // zstd in kafkajs' codec table, for the producers and consumers made here.
 import './kafka-compression.js';
+import { releasingSocketFactory } from './socket-write-release.js';
 import type { KafkaConfig, LogEntry, ProducerConfig, Producer, SASLOptions } from 'kafkajs';
 import type { z } from 'zod/v3';
 import type { Logger } from 'pino';
@@ -182,6 +183,8 @@ function kafkaConfigFor(settings: KafkaSettings, log: Logger, clientId: string |
     retry: { retries, initialRetryTime: 200, maxRetryTime: 10_000 },
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(log),
+    // kafkajs' sockets, giving each produce request's buffer back once written (produce-request-buffers.ts).
+    socketFactory: releasingSocketFactory(),
   };
   if (settings.sasl) config.sasl = settings.sasl as SASLOptions;
   return config;

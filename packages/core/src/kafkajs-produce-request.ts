@@ -1,6 +1,7 @@
 import { crc32c } from '@walrelay/crc32c';
 import { encoderHolding, replaceKafkajsModule } from './kafkajs-module.js';
 import { kafkaRequestFramingPatched, REQUEST_HEADROOM, type FramedBody } from './kafkajs-request-framing.js';
+import { produceRequestBuffers } from './produce-request-buffers.js';
 
 /**
  * kafkajs 2.2.4 encodes a produce request through a chain of growing encoders: every record
@@ -197,7 +198,8 @@ export function encodeProduceBody(args: ProduceArgs, now: number, longOf: (v: un
       }
     }
   }
-  const buf = Buffer.allocUnsafe(headroom + total);
+  // A buffer the socket gives back once it wrote the request (produce-request-buffers.ts).
+  const buf = produceRequestBuffers.lease(headroom + total);
   let pos = headroom;
   if (args.transactionalId === null || args.transactionalId === undefined) pos = buf.writeInt16BE(-1, pos);
   else {
