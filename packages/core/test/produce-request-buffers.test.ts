@@ -95,11 +95,17 @@ async function pausedServer(): Promise<{ port: number; resume(): void; received:
   } };
 }
 
-test('over a real socket, a leased request is given back only once its write completed, and its bytes arrive intact', async () => {
+/** A pool that takes 32 MB requests, and a socket releasing into it, connected to a paused server. */
+async function pausedConnection(): Promise<{ pool: RequestBufferPool; server: Awaited<ReturnType<typeof pausedServer>>; socket: net.Socket }> {
   const pool = new RequestBufferPool({ ...OPTIONS, maxPooledBytes: 64 * 1024 * 1024 });
   const server = await pausedServer();
   const socket = releasingWrittenRequests(net.connect(server.port, '127.0.0.1'), pool);
   await once(socket, 'connect');
+  return { pool, server, socket };
+}
+
+test('over a real socket, a leased request is given back only once its write completed, and its bytes arrive intact', async () => {
+  const { pool, server, socket } = await pausedConnection();
   try {
     // 32 MB: more than the kernel's socket buffers take while the peer reads nothing.
     const request = pool.lease(32 * 1024 * 1024);
@@ -128,10 +134,7 @@ test('over a real socket, a leased request is given back only once its write com
 });
 
 test('a request whose socket is destroyed before its write completes is given back (with the error to the caller)', async () => {
-  const pool = new RequestBufferPool({ ...OPTIONS, maxPooledBytes: 64 * 1024 * 1024 });
-  const server = await pausedServer();
-  const socket = releasingWrittenRequests(net.connect(server.port, '127.0.0.1'), pool);
-  await once(socket, 'connect');
+  const { pool, server, socket } = await pausedConnection();
   socket.on('error', () => undefined);
   try {
     const first = pool.lease(32 * 1024 * 1024);
