@@ -26,7 +26,8 @@
  * The same restart sets glibc's malloc tunables (`GLIBC_TUNABLES`), which glibc reads only at
  * start-up too: two arenas instead of up to 8 per core (threads — libuv's pool, V8's GC helpers —
  * each kept freed memory in an arena of its own), a fixed mmap threshold of 256 KB (buffers
- * above it — a produce request's body, a fetch response, a statement's text — are mapped and
+ * above it — a fetch response, a statement's text; a produce request's body is used again
+ * (produce-request-buffers.ts) — are mapped and
  * unmapped whole, so freeing one gives its pages back at once instead of leaving a hole in the
  * heap that buffers of other sizes fragment), and a trim threshold of 128 KB instead of the
  * dynamic one (twice the mmap threshold: up to 64 MB freed at the top of the heap was never given

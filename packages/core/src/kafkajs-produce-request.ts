@@ -11,7 +11,8 @@ import { produceRequestBuffers } from './produce-request-buffers.js';
  * large part of its garbage (docs/performance.md).
  *
  * This module replaces kafkajs' produce request v3 (which v4–v7 reuse) with one that writes
- * the same bytes into one buffer sized beforehand, with the CPU's CRC32C (`@walrelay/crc32c`).
+ * the same bytes into one buffer sized beforehand (a view of a buffer an earlier request's socket
+ * has written, produce-request-buffers.ts), with the CPU's CRC32C (`@walrelay/crc32c`).
  * It takes only the requests walrelay sends (no per-message timestamps, keys, values and headers
  * of Buffers or strings; uncompressed, or compressed by a codec in kafkajs' codec table, the same
  * one kafkajs' encoder would call); any other goes to kafkajs' own encoder. A unit test compares
