@@ -32,6 +32,30 @@ export function procCpu(pid: number): { ticks: number; startedAt: string } | und
   return { ticks: Number(fields[11]) + Number(fields[12]), startedAt: fields[19] ?? '' };
 }
 
+/**
+ * What a process has cost so far, per 100,000 of its changes: CPU seconds (user + system), the
+ * system part of them, and minor page faults (memory touched for the first time: a fresh mapping
+ * faults in page by page, a cost the CPU profile shows inside whatever touched it; docs/performance.md,
+ * Session 20). Zeros once the process has exited.
+ */
+export function processCostPer100k(pid: number | undefined, changes: number): { cpuSeconds: number; systemSeconds: number; minorFaults: number } {
+  let stat: string;
+  try {
+    stat = pid ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  } catch {
+    stat = '';
+  }
+  if (stat === '' || changes <= 0) return { cpuSeconds: 0, systemSeconds: 0, minorFaults: 0 };
+  // After the command: state 0, …, minflt 7, …, utime 11, stime 12 (proc(5), counted from state).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const per100k = 100_000 / changes;
+  return {
+    cpuSeconds: ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * per100k,
+    systemSeconds: (Number(fields[12]) / CLK_TCK) * per100k,
+    minorFaults: Number(fields[7]) * per100k,
+  };
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;

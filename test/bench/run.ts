@@ -21,7 +21,7 @@ import { SqliteTarget } from '@walrelay/sink-sqlite';
 import { signalTableDdl } from '@walrelay/source-postgres';
 import { MysqlTarget } from '@walrelay/sink-mysql';
 import type { TargetDriver } from '@walrelay/sink';
-import { cpuSeconds, procStatus, residentParts } from './process-stats.js';
+import { cpuSeconds, processCostPer100k, procStatus, residentParts } from './process-stats.js';
 import { debeziumJdbcSink, debeziumSource, dropDatabases, dropSlots, requireConnect, type PhaseResult } from './debezium-compare.js';
 
 /**
@@ -272,6 +272,19 @@ async function sampleUntil(name: string, proc: RunningProcess, port: number, rea
   }
 }
 
+type Cost = { cpuSeconds: number; systemSeconds: number; minorFaults: number };
+/** The summary's cost line: each walrelay process's CPU, system CPU and page faults per 100k changes. */
+function costLine(r: Record<string, unknown>): string {
+  const parts: [string, Cost | undefined][] = [['source', (r.source as { costPer100k?: Cost } | undefined)?.costPer100k]];
+  for (const [k, v] of Object.entries((r.sinks ?? {}) as Record<string, { costPer100k?: Cost }>)) parts.push([k, v.costPer100k]);
+  const wide = r.wide as { completed?: false; costPer100k?: Cost } | undefined;
+  if (wide && wide.completed !== false) parts.push(['wide-row source', wide.costPer100k]);
+  return parts
+    .filter((x): x is [string, Cost] => x[1] !== undefined && x[1].cpuSeconds > 0)
+    .map(([k, c]) => `${k} ${c.cpuSeconds.toFixed(2)} · ${c.systemSeconds.toFixed(2)} · ${(c.minorFaults / 1000).toFixed(1)}k`)
+    .join(', ');
+}
+
 /** A walrelay process's figures for the side-by-side table: rate, CPU (whole process life) and peak RSS. */
 function phaseOf(proc: RunningProcess, rate: { rate: number; seconds: number }, n: number): PhaseResult {
   const cpu = cpuSeconds(proc.child.pid);
@@ -443,11 +456,12 @@ async function main(): Promise<void> {
       const rate = rateOf(samples, n);
       const wideCpu = noteCpu('wide source', rate.firstAt, machineCpu.readNow());
       const phase = phaseOf(wideSource, rate, n);
+      const wideCost = processCostPer100k(wideSource.child.pid, n);
       const produce = produceFigures(await scrape(port));
       await wideSource.stop();
       log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB); ${produce.requests} produce requests of ${(produce.bytes / Math.max(1, produce.requests) / 1048576).toFixed(1)} MB took ${produce.seconds.toFixed(2)} s`);
       log(`wide rows, source: ${wideCpu}`);
-      return { table: 'wide (20 columns: int8 PK, 2 int4, 2 int8, 2 numeric, float8, float4, 3 text, varchar(200), timestamptz, timestamp, date, uuid, jsonb, bool, bytea)', changes: n, rowBytes, txSize: 100, ceiling, changesPerSecond: rate.rate, seconds: rate.seconds, ofCeiling: rate.rate / ceiling, cpuSecondsPer100k: phase.cpuSecondsPer100k, peakRssMB: phase.peakRssMB, produce };
+      return { table: 'wide (20 columns: int8 PK, 2 int4, 2 int8, 2 numeric, float8, float4, 3 text, varchar(200), timestamptz, timestamp, date, uuid, jsonb, bool, bytea)', changes: n, rowBytes, txSize: 100, ceiling, changesPerSecond: rate.rate, seconds: rate.seconds, ofCeiling: rate.rate / ceiling, cpuSecondsPer100k: phase.cpuSecondsPer100k, costPer100k: wideCost, peakRssMB: phase.peakRssMB, produce };
     };
     let source = await createSlot({ WALRELAY_SNAPSHOT: 'never' }, p.slot, 'source-init');
     for (const slot of recvSlots) await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
@@ -522,7 +536,7 @@ async function main(): Promise<void> {
     const srcCpuShares = noteCpu('source', src.firstAt, machineCpu.readNow());
     const srcCpu = cpuSeconds(source.child.pid);
     const produce = produceFigures(await scrape(sourcePort));
-    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N, produce };
+    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N, costPer100k: processCostPer100k(source.child.pid, N), produce };
     log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s); ${produce.requests} produce requests took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions`);
     log(`source: ${srcCpuShares}`);
 
@@ -574,6 +588,7 @@ async function main(): Promise<void> {
     for (const k of sinks) {
       const cpu = cpuSeconds(k.proc!.child.pid);
       (sinkResults[k.name] as Record<string, unknown>).cpuSecondsPer100k = (cpu * 100_000) / N;
+      (sinkResults[k.name] as Record<string, unknown>).costPer100k = processCostPer100k(k.proc!.child.pid, N);
     }
 
     // 4a. The sinks' ceiling: the same drivers writing the same rows in 5,000-row transactions (the sink's batch.maxRecords), no Kafka, no decoding.
@@ -932,6 +947,7 @@ function printSummary(r: Record<string, unknown>): void {
     ...Object.entries(lat.targets).map(([k, v]) => `  ${k.padEnd(12)} p50 ${v.p50ms.toFixed(1)} ms  p99 ${v.p99ms.toFixed(1)} ms   (sink metric ≈ p50 ${v.sinkMetricP50ms.toFixed(0)} ms, p99 ${v.sinkMetricP99ms.toFixed(0)} ms)`),
     `  source commit → Kafka commit (source metric) ≈ p50 ${lat.sourceCommitToKafkaP50ms.toFixed(0)} ms, p99 ${lat.sourceCommitToKafkaP99ms.toFixed(0)} ms`,
     `peak RSS (MB): ${Object.entries(r.peakRssMB as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `cost per 100k changes (each process's whole life), CPU s · of it system · minor page faults: ${costLine(r)}`,
     `idle RSS (MB): ${Object.entries((r.idleRssMB ?? {}) as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `just-started RSS (MB): ${Object.entries((r.startedRssMB ?? {}) as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `machine: ${m.cpus} cpus; ${m.uptime}`,
