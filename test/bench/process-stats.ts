@@ -17,49 +17,51 @@ export function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): n
 }
 
 /**
- * A process's CPU ticks so far (user + system) and its start time (in ticks since boot: with the
- * pid, what tells one process from a later one given the same pid), or undefined once it has exited.
+ * A process's CPU ticks so far (user + system, and the system part), its minor page faults, and
+ * its start time (in ticks since boot: with the pid, what tells one process from a later one
+ * given the same pid), or undefined once it has exited.
  */
-export function procCpu(pid: number): { ticks: number; startedAt: string } | undefined {
+export function procCpu(pid: number): { ticks: number; systemTicks: number; minorFaults: number; startedAt: string } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
-  // Fields after the command (which may hold spaces and parentheses): state is index 0.
+  // Fields after the command (which may hold spaces and parentheses), from state at index 0
+  // (proc(5)): minflt 7, utime 11, stime 12, starttime 19.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { ticks: Number(fields[11]) + Number(fields[12]), startedAt: fields[19] ?? '' };
+  const systemTicks = Number(fields[12]);
+  return { ticks: Number(fields[11]) + systemTicks, systemTicks, minorFaults: Number(fields[7]), startedAt: fields[19] ?? '' };
 }
 
 /**
- * What a process has cost so far, per 100,000 of its changes: CPU seconds (user + system), the
- * system part of them, and minor page faults (memory touched for the first time: a fresh mapping
- * faults in page by page, a cost the CPU profile shows inside whatever touched it; docs/performance.md,
- * Session 20). Zeros once the process has exited.
+ * What a process has cost so far: CPU seconds (user + system), the system part of them, and minor
+ * page faults (memory touched for the first time: a fresh mapping faults in page by page, a cost
+ * the CPU profile shows inside whatever touched it; docs/performance.md, Session 20). Zeros once
+ * the process has exited.
  */
-export function processCostPer100k(pid: number | undefined, changes: number): { cpuSeconds: number; systemSeconds: number; minorFaults: number } {
-  let stat: string;
-  try {
-    stat = pid ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
-  } catch {
-    stat = '';
-  }
-  if (stat === '' || changes <= 0) return { cpuSeconds: 0, systemSeconds: 0, minorFaults: 0 };
-  // After the command: state 0, …, minflt 7, …, utime 11, stime 12 (proc(5), counted from state).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const per100k = 100_000 / changes;
-  return {
-    cpuSeconds: ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * per100k,
-    systemSeconds: (Number(fields[12]) / CLK_TCK) * per100k,
-    minorFaults: Number(fields[7]) * per100k,
-  };
+export interface ProcessCost {
+  readonly cpuSeconds: number;
+  readonly systemSeconds: number;
+  readonly minorFaults: number;
+}
+
+export function processCost(pid: number | undefined): ProcessCost {
+  const stat = pid ? procCpu(pid) : undefined;
+  if (!stat) return { cpuSeconds: 0, systemSeconds: 0, minorFaults: 0 };
+  return { cpuSeconds: stat.ticks / CLK_TCK, systemSeconds: stat.systemTicks / CLK_TCK, minorFaults: stat.minorFaults };
+}
+
+/** `cost` per 100,000 of `changes`. */
+export function per100k(cost: ProcessCost, changes: number): ProcessCost {
+  const f = changes > 0 ? 100_000 / changes : 0;
+  return { cpuSeconds: cost.cpuSeconds * f, systemSeconds: cost.systemSeconds * f, minorFaults: cost.minorFaults * f };
 }
 
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  return (procCpu(pid)?.ticks ?? 0) / CLK_TCK;
+  return processCost(pid).cpuSeconds;
 }
 
 /** Where a process's resident memory is (from /proc/<pid>/smaps), in bytes. */

@@ -21,7 +21,7 @@ import { SqliteTarget } from '@walrelay/sink-sqlite';
 import { signalTableDdl } from '@walrelay/source-postgres';
 import { MysqlTarget } from '@walrelay/sink-mysql';
 import type { TargetDriver } from '@walrelay/sink';
-import { cpuSeconds, processCostPer100k, procStatus, residentParts } from './process-stats.js';
+import { cpuSeconds, per100k, processCost, procStatus, residentParts, type ProcessCost } from './process-stats.js';
 import { debeziumJdbcSink, debeziumSource, dropDatabases, dropSlots, requireConnect, type PhaseResult } from './debezium-compare.js';
 
 /**
@@ -272,15 +272,14 @@ async function sampleUntil(name: string, proc: RunningProcess, port: number, rea
   }
 }
 
-type Cost = { cpuSeconds: number; systemSeconds: number; minorFaults: number };
 /** The summary's cost line: each walrelay process's CPU, system CPU and page faults per 100k changes. */
 function costLine(r: Record<string, unknown>): string {
-  const parts: [string, Cost | undefined][] = [['source', (r.source as { costPer100k?: Cost } | undefined)?.costPer100k]];
-  for (const [k, v] of Object.entries((r.sinks ?? {}) as Record<string, { costPer100k?: Cost }>)) parts.push([k, v.costPer100k]);
-  const wide = r.wide as { completed?: false; costPer100k?: Cost } | undefined;
+  const parts: [string, ProcessCost | undefined][] = [['source', (r.source as { costPer100k?: ProcessCost } | undefined)?.costPer100k]];
+  for (const [k, v] of Object.entries((r.sinks ?? {}) as Record<string, { costPer100k?: ProcessCost }>)) parts.push([k, v.costPer100k]);
+  const wide = r.wide as { completed?: false; costPer100k?: ProcessCost } | undefined;
   if (wide && wide.completed !== false) parts.push(['wide-row source', wide.costPer100k]);
   return parts
-    .filter((x): x is [string, Cost] => x[1] !== undefined && x[1].cpuSeconds > 0)
+    .filter((x): x is [string, ProcessCost] => x[1] !== undefined && x[1].cpuSeconds > 0)
     .map(([k, c]) => `${k} ${c.cpuSeconds.toFixed(2)} · ${c.systemSeconds.toFixed(2)} · ${(c.minorFaults / 1000).toFixed(1)}k`)
     .join(', ');
 }
@@ -456,7 +455,7 @@ async function main(): Promise<void> {
       const rate = rateOf(samples, n);
       const wideCpu = noteCpu('wide source', rate.firstAt, machineCpu.readNow());
       const phase = phaseOf(wideSource, rate, n);
-      const wideCost = processCostPer100k(wideSource.child.pid, n);
+      const wideCost = per100k(processCost(wideSource.child.pid), n);
       const produce = produceFigures(await scrape(port));
       await wideSource.stop();
       log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB); ${produce.requests} produce requests of ${(produce.bytes / Math.max(1, produce.requests) / 1048576).toFixed(1)} MB took ${produce.seconds.toFixed(2)} s`);
@@ -534,9 +533,10 @@ async function main(): Promise<void> {
     );
     const src = rateOf(srcSamples, N);
     const srcCpuShares = noteCpu('source', src.firstAt, machineCpu.readNow());
-    const srcCpu = cpuSeconds(source.child.pid);
+    const srcCost = processCost(source.child.pid);
+    const srcCpu = srcCost.cpuSeconds;
     const produce = produceFigures(await scrape(sourcePort));
-    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N, costPer100k: processCostPer100k(source.child.pid, N), produce };
+    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N, costPer100k: per100k(srcCost, N), produce };
     log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s); ${produce.requests} produce requests took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions`);
     log(`source: ${srcCpuShares}`);
 
@@ -586,9 +586,9 @@ async function main(): Promise<void> {
     }
     result.sinks = sinkResults;
     for (const k of sinks) {
-      const cpu = cpuSeconds(k.proc!.child.pid);
-      (sinkResults[k.name] as Record<string, unknown>).cpuSecondsPer100k = (cpu * 100_000) / N;
-      (sinkResults[k.name] as Record<string, unknown>).costPer100k = processCostPer100k(k.proc!.child.pid, N);
+      const cost = per100k(processCost(k.proc!.child.pid), N);
+      (sinkResults[k.name] as Record<string, unknown>).cpuSecondsPer100k = cost.cpuSeconds;
+      (sinkResults[k.name] as Record<string, unknown>).costPer100k = cost;
     }
 
     // 4a. The sinks' ceiling: the same drivers writing the same rows in 5,000-row transactions (the sink's batch.maxRecords), no Kafka, no decoding.
