@@ -458,7 +458,7 @@ async function main(): Promise<void> {
       const wideCost = per100k(processCost(wideSource.child.pid), n);
       const produce = produceFigures(await scrape(port));
       await wideSource.stop();
-      log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB); ${produce.requests} produce requests of ${(produce.bytes / Math.max(1, produce.requests) / 1048576).toFixed(1)} MB took ${produce.seconds.toFixed(2)} s`);
+      log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB); ${produce.requests} produce requests of ${(produce.bytes / Math.max(1, produce.requests) / 1048576).toFixed(1)} MB took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions`);
       log(`wide rows, source: ${wideCpu}`);
       return { table: 'wide (20 columns: int8 PK, 2 int4, 2 int8, 2 numeric, float8, float4, 3 text, varchar(200), timestamptz, timestamp, date, uuid, jsonb, bool, bytea)', changes: n, rowBytes, txSize: 100, ceiling, changesPerSecond: rate.rate, seconds: rate.seconds, ofCeiling: rate.rate / ceiling, cpuSecondsPer100k: phase.cpuSecondsPer100k, costPer100k: wideCost, peakRssMB: phase.peakRssMB, produce };
     };
