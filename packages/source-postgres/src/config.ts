@@ -68,10 +68,10 @@ export const sourceConfigSchema = z
          * Records sent into the open transaction in one produce request (or 4 MiB of them,
          * whichever comes first). Each buffered record is a few JS objects that outlive several
          * young-generation collections, so the batch filling and the one in flight set the
-         * source's live heap: 1,000 kept the bench's peak 30–40 MB lower than 5,000 at the same
-         * rate (docs/performance.md, Session 21).
+         * source's live heap: 2,000 kept the bench's peak at 120–143 MB where 5,000 reached
+         * 126–173, at the same rate within the machine's swing (docs/performance.md, Session 21).
          */
-        sendEveryRecords: z.number().int().min(1).default(1_000),
+        sendEveryRecords: z.number().int().min(1).default(2_000),
         timeoutMs: z.number().int().min(1000).default(60_000),
       })
       .strict()
