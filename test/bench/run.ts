@@ -229,13 +229,23 @@ async function noteIdle(label: string, proc: RunningProcess, port?: number): Pro
  * A source's produce requests so far: how many, how long they took in all (one is in flight
  * while the stream encodes the next batch), the bytes published and the Kafka transactions.
  */
-function produceFigures(m: Metrics): { requests: number; seconds: number; bytes: number; kafkaTransactions: number } {
+function produceFigures(m: Metrics): { requests: number; seconds: number; bytes: number; kafkaTransactions: number; waitedSeconds: { produce: number; commit: number } } {
   return {
     requests: sum(m, 'walrelay_source_produce_seconds_count'),
     seconds: sum(m, 'walrelay_source_produce_seconds_sum'),
     bytes: sum(m, 'walrelay_source_bytes_total'),
     kafkaTransactions: sum(m, 'walrelay_source_kafka_transactions_total'),
+    // The stream's waits on Kafka (its waits for input include the time before the first change).
+    waitedSeconds: {
+      produce: sum(m, 'walrelay_source_wait_seconds_total', 'waiting_for="produce"'),
+      commit: sum(m, 'walrelay_source_wait_seconds_total', 'waiting_for="commit"'),
+    },
   };
+}
+
+/** How long the stream waited for Kafka, as the bench prints it. */
+function waitedText(p: ReturnType<typeof produceFigures>): string {
+  return `the stream waited ${p.waitedSeconds.produce.toFixed(2)} s to hand batches over and ${p.waitedSeconds.commit.toFixed(2)} s in Kafka commits`;
 }
 
 function notePeak(name: string, proc: RunningProcess): void {
@@ -458,7 +468,7 @@ async function main(): Promise<void> {
       const wideCost = per100k(processCost(wideSource.child.pid), n);
       const produce = produceFigures(await scrape(port));
       await wideSource.stop();
-      log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB); ${produce.requests} produce requests of ${(produce.bytes / Math.max(1, produce.requests) / 1048576).toFixed(1)} MB took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions`);
+      log(`wide rows: source ${n} changes committed to Kafka in ${rate.seconds.toFixed(2)}s = ${rate.rate.toFixed(0)} changes/s (${((100 * rate.rate) / ceiling).toFixed(0)}% of pg_recvlogical; ${phase.cpuSeconds.toFixed(1)} CPU s; peak RSS ${phase.peakRssMB} MB); ${produce.requests} produce requests of ${(produce.bytes / Math.max(1, produce.requests) / 1048576).toFixed(1)} MB took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions; ${waitedText(produce)}`);
       log(`wide rows, source: ${wideCpu}`);
       return { table: 'wide (20 columns: int8 PK, 2 int4, 2 int8, 2 numeric, float8, float4, 3 text, varchar(200), timestamptz, timestamp, date, uuid, jsonb, bool, bytea)', changes: n, rowBytes, txSize: 100, ceiling, changesPerSecond: rate.rate, seconds: rate.seconds, ofCeiling: rate.rate / ceiling, cpuSecondsPer100k: phase.cpuSecondsPer100k, costPer100k: wideCost, peakRssMB: phase.peakRssMB, produce };
     };
@@ -537,7 +547,7 @@ async function main(): Promise<void> {
     const srcCpu = srcCost.cpuSeconds;
     const produce = produceFigures(await scrape(sourcePort));
     result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N, costPer100k: per100k(srcCost, N), produce };
-    log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s); ${produce.requests} produce requests took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions`);
+    log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s); ${produce.requests} produce requests took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions; ${waitedText(produce)}`);
     log(`source: ${srcCpuShares}`);
 
     // 3b. --compare debezium: Debezium, walrelay again, Debezium again (each from its own waiting slot).

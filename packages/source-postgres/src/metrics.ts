@@ -32,10 +32,41 @@ export class StreamCounts {
   }
 }
 
+/** What the stream waited for: the replication stream, the produce request in flight, a Kafka commit. */
+export type StreamWait = 'input' | 'produce' | 'commit';
+
+/**
+ * How long the stream waited, by what for, kept in plain fields (a wait is timed at each await,
+ * thousands a second in catch-up) and added to walrelay_source_wait_seconds_total when the
+ * registry is read. Its rate is the share of wall time: `input` near 1 is a source keeping up
+ * with PostgreSQL; `produce` and `commit` are time the stream could not go on because Kafka had
+ * not answered (one produce request in flight; a commit sends the rest of the batch and the
+ * checkpoint, then ends the Kafka transaction).
+ */
+export class StreamWaits {
+  readonly #ms: Record<StreamWait, number> = { input: 0, produce: 0, commit: 0 };
+
+  add(on: StreamWait, ms: number): void {
+    if (ms > 0) this.#ms[on] += ms;
+  }
+
+  flush(counter: Counter<'waiting_for'>): void {
+    for (const on of Object.keys(this.#ms) as StreamWait[]) {
+      const ms = this.#ms[on];
+      // Every label is exported from the first read on (0 until it has waited), so a rate exists.
+      counter.inc({ waiting_for: on }, ms / 1000);
+      this.#ms[on] = 0;
+    }
+  }
+}
+
 export interface SourceMetrics {
   /** Counted per change by the stream (through `counts`), per chunk by snapshots. */
   readonly changes: Counter<'table' | 'op'>;
   readonly counts: StreamCounts;
+  /** Time the stream waited, by what for (walrelay_source_wait_seconds_total). */
+  readonly waits: StreamWaits;
+  readonly waitSeconds: Counter<'waiting_for'>;
   readonly transactions: Counter<string>;
   readonly kafkaTransactions: Counter<string>;
   readonly bytes: Counter<string>;
@@ -56,9 +87,20 @@ export function createSourceMetrics(registry: Registry): SourceMetrics {
   const r = [registry];
   const lag = new ReplicationLagClock();
   const counts = new StreamCounts();
+  const waits = new StreamWaits();
   return {
     lag,
     counts,
+    waits,
+    waitSeconds: new Counter({
+      name: 'walrelay_source_wait_seconds_total',
+      help: 'Time the stream waited, by what for: input (the replication stream: nothing to publish), produce (the produce request in flight, before handing over the next batch), commit (a Kafka commit: the rest of the batch, the checkpoint, EndTxn)',
+      labelNames: ['waiting_for'],
+      registers: r,
+      collect() {
+        waits.flush(this);
+      },
+    }),
     changes: new Counter({
       name: 'walrelay_source_changes_total',
       help: 'Row changes published, by table and op',

@@ -220,6 +220,7 @@ export class Source {
       log,
     );
     publisher.onSend = (_records, _bytes, ms) => this.#metrics.produceLatency.observe(ms / 1000);
+    publisher.onWait = (on, ms) => this.#metrics.waits.add(on, ms);
     publisher.topicLimits = topics;
     publisher.describeRecord = recordDescriber(registry);
     await publisher.connect();

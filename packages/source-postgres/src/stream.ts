@@ -223,6 +223,14 @@ export class ChangeStream {
     return item;
   }
 
+  /** #next when nothing is queued, the wait counted as waiting for the replication stream. */
+  async #nextInput(): Promise<Item> {
+    const started = performance.now();
+    const item = await this.#next();
+    this.#metrics.waits.add('input', performance.now() - started);
+    return item;
+  }
+
   async #next(): Promise<Item> {
     for (;;) {
       const item = this.#take();
@@ -240,7 +248,7 @@ export class ChangeStream {
    */
   async #loop(): Promise<void> {
     for (;;) {
-      const item = this.#take() ?? (await this.#next());
+      const item = this.#take() ?? (await this.#nextInput());
       this.#lastProgress = Date.now();
       switch (item.kind) {
         case 'message': {

@@ -32,3 +32,22 @@ test("the stream's per-change counts reach the counters when the registry is rea
   assert.equal(await sample(registry.metrics(), 'walrelay_source_changes_total', 'table="public.b",op="d"'), 2);
   assert.equal(await sample(registry.metrics(), 'walrelay_source_bytes_total'), 123);
 });
+
+test("the stream's waits reach walrelay_source_wait_seconds_total in seconds, every label from the first read, once each", async () => {
+  const registry = createMetricsRegistry('walrelay-source');
+  const metrics = createSourceMetrics(registry);
+  // Before any wait: every label is there at 0, so a rate over it exists from the start.
+  assert.equal(await sample(registry.metrics(), 'walrelay_source_wait_seconds_total', 'waiting_for="commit"'), 0);
+  metrics.waits.add('input', 1500);
+  metrics.waits.add('input', 500);
+  metrics.waits.add('produce', 250);
+  metrics.waits.add('commit', -3); // a clock step backwards is not a wait
+  assert.equal(await sample(registry.metrics(), 'walrelay_source_wait_seconds_total', 'waiting_for="input"'), 2);
+  assert.equal(await sample(registry.metrics(), 'walrelay_source_wait_seconds_total', 'waiting_for="produce"'), 0.25);
+  assert.equal(await sample(registry.metrics(), 'walrelay_source_wait_seconds_total', 'waiting_for="commit"'), 0);
+  // Read again: the same totals, then what was added since.
+  assert.equal(await sample(registry.metrics(), 'walrelay_source_wait_seconds_total', 'waiting_for="input"'), 2);
+  metrics.waits.add('commit', 40);
+  assert.equal(await sample(registry.metrics(), 'walrelay_source_wait_seconds_total', 'waiting_for="commit"'), 0.04);
+  assert.equal(await sample(registry.metrics(), 'walrelay_source_wait_seconds_total', 'waiting_for="input"'), 2);
+});

@@ -84,6 +84,8 @@ export class TransactionalPublisher {
   #sendFailure: { error: unknown } | undefined;
   readonly stats: PublishStats = { records: 0, bytes: 0, sends: 0 };
   onSend: ((records: number, bytes: number, ms: number) => void) | undefined;
+  /** How long a caller waited: to hand over a batch (the request in flight), or in a commit. */
+  onWait: ((on: 'produce' | 'commit', ms: number) => void) | undefined;
   /** Each topic's batch size limit: records above it are refused with a clear error, batches are split below it. */
   topicLimits: TopicLimits | undefined;
   /** Names a refused record (table and key) in the error. */
@@ -171,7 +173,9 @@ export class TransactionalPublisher {
 
   /** Waits for the request in flight, then starts sending the buffer without waiting for it. */
   async #dispatch(): Promise<void> {
+    const started = performance.now();
     await this.#settle();
+    this.onWait?.('produce', performance.now() - started);
     const sending = this.#send();
     const inFlight = sending.then(
       () => undefined,
@@ -205,14 +209,19 @@ export class TransactionalPublisher {
 
   /** Sends what is buffered and the checkpoint, then commits the Kafka transaction. */
   async commit(checkpoint: SourceCheckpoint): Promise<void> {
-    await this.#settle();
-    this.#buffer.push({ key: Buffer.from(checkpoint.slot, 'utf8'), value: encodeCheckpoint(checkpoint), partition: 0 });
-    this.#bufferTopics.push(this.#options.checkpointTopic);
-    await this.#send();
-    const tx = this.#tx;
-    this.#tx = undefined;
-    this.#inTransaction = 0;
-    if (tx) await tx.commit();
+    const started = performance.now();
+    try {
+      await this.#settle();
+      this.#buffer.push({ key: Buffer.from(checkpoint.slot, 'utf8'), value: encodeCheckpoint(checkpoint), partition: 0 });
+      this.#bufferTopics.push(this.#options.checkpointTopic);
+      await this.#send();
+      const tx = this.#tx;
+      this.#tx = undefined;
+      this.#inTransaction = 0;
+      if (tx) await tx.commit();
+    } finally {
+      this.onWait?.('commit', performance.now() - started);
+    }
   }
 
   /** Aborts the open transaction (nothing of it becomes visible). */

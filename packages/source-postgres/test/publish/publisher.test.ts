@@ -149,3 +149,47 @@ test('abort with a request in flight waits for it before aborting', async () => 
   assert.deepEqual(f.log, ['begin', 'send t:1,t:2', 'abort']);
   assert.equal(p.inTransaction, 0);
 });
+
+test('the publisher reports how long its caller waited: to hand a batch over (the request in flight) and in a commit', async () => {
+  const { f, p } = await oneRequestInFlight();
+  const waits: { on: string; ms: number }[] = [];
+  p.onWait = (on, ms) => waits.push({ on, ms });
+  p.add(record(3));
+  const handOverFrom = performance.now();
+  const handOver = p.add(record(4))!;
+  // Held until request 1 completes: the wait reported covers at least the time it was held
+  // (from after the hand-over began to the release), and no more than the whole call.
+  await new Promise((r) => setImmediate(r));
+  assert.equal(waits.length, 0, 'nothing reported while still waiting');
+  const heldFrom = performance.now();
+  await new Promise((r) => setTimeout(r, 20));
+  const releasedAt = performance.now();
+  f.requests[0]!.release();
+  await handOver;
+  const handOverTo = performance.now();
+  assert.equal(waits.length, 1);
+  assert.equal(waits[0]!.on, 'produce');
+  assert.ok(waits[0]!.ms >= releasedAt - heldFrom && waits[0]!.ms <= handOverTo - handOverFrom, `hand-over wait ${waits[0]!.ms} ms`);
+  // A commit: the request in flight, then the checkpoint's send, then the Kafka commit.
+  await f.sent(2);
+  const commitFrom = performance.now();
+  const committing = p.commit(checkpoint);
+  await new Promise((r) => setImmediate(r));
+  const commitHeldFrom = performance.now();
+  await new Promise((r) => setTimeout(r, 20));
+  const secondReleasedAt = performance.now();
+  f.requests[1]!.release();
+  await f.sent(3);
+  f.requests[2]!.release();
+  await committing;
+  const commitTo = performance.now();
+  assert.deepEqual(waits.map((w) => w.on), ['produce', 'commit']);
+  assert.ok(waits[1]!.ms >= secondReleasedAt - commitHeldFrom && waits[1]!.ms <= commitTo - commitFrom, `commit wait ${waits[1]!.ms} ms`);
+  // A failed commit is time waited too.
+  p.add(record(5));
+  await p.add(record(6));
+  await f.sent(4);
+  f.requests[3]!.fail(new Error('broker said no'));
+  await assert.rejects(p.commit(checkpoint), /broker said no/);
+  assert.deepEqual(waits.map((w) => w.on), ['produce', 'commit', 'produce', 'commit']);
+});
