@@ -545,8 +545,9 @@ async function main(): Promise<void> {
     const srcCpuShares = noteCpu('source', src.firstAt, machineCpu.readNow());
     const srcCost = processCost(source.child.pid);
     const srcCpu = srcCost.cpuSeconds;
+    const srcPer100k = per100k(srcCost, N);
     const produce = produceFigures(await scrape(sourcePort));
-    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: (srcCpu * 100_000) / N, costPer100k: per100k(srcCost, N), produce };
+    result.source = { changes: N, seconds: src.seconds, changesPerSecond: src.rate, wallSecondsFromStart: (srcSamples.at(-1)!.t - srcSamples[0]!.t) / 1000, cpuSecondsPer100k: srcPer100k.cpuSeconds, costPer100k: srcPer100k, produce };
     log(`source: ${N} changes committed to Kafka in ${src.seconds.toFixed(2)}s = ${src.rate.toFixed(0)} changes/s (${srcCpu.toFixed(1)} CPU s); ${produce.requests} produce requests took ${produce.seconds.toFixed(2)} s, ${produce.kafkaTransactions} Kafka transactions; ${waitedText(produce)}`);
     log(`source: ${srcCpuShares}`);
 

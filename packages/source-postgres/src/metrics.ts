@@ -64,9 +64,8 @@ export interface SourceMetrics {
   /** Counted per change by the stream (through `counts`), per chunk by snapshots. */
   readonly changes: Counter<'table' | 'op'>;
   readonly counts: StreamCounts;
-  /** Time the stream waited, by what for (walrelay_source_wait_seconds_total). */
+  /** Time the stream waited, by what for (walrelay_source_wait_seconds_total, added when read). */
   readonly waits: StreamWaits;
-  readonly waitSeconds: Counter<'waiting_for'>;
   readonly transactions: Counter<string>;
   readonly kafkaTransactions: Counter<string>;
   readonly bytes: Counter<string>;
@@ -88,19 +87,20 @@ export function createSourceMetrics(registry: Registry): SourceMetrics {
   const lag = new ReplicationLagClock();
   const counts = new StreamCounts();
   const waits = new StreamWaits();
+  // Registered here and read through the registry only; the stream adds to `waits`.
+  new Counter({
+    name: 'walrelay_source_wait_seconds_total',
+    help: 'Time the stream waited, by what for: input (the replication stream: nothing to publish), produce (the produce request in flight, before handing over the next batch), commit (a Kafka commit: the rest of the batch, the checkpoint, EndTxn)',
+    labelNames: ['waiting_for'],
+    registers: r,
+    collect() {
+      waits.flush(this);
+    },
+  });
   return {
     lag,
     counts,
     waits,
-    waitSeconds: new Counter({
-      name: 'walrelay_source_wait_seconds_total',
-      help: 'Time the stream waited, by what for: input (the replication stream: nothing to publish), produce (the produce request in flight, before handing over the next batch), commit (a Kafka commit: the rest of the batch, the checkpoint, EndTxn)',
-      labelNames: ['waiting_for'],
-      registers: r,
-      collect() {
-        waits.flush(this);
-      },
-    }),
     changes: new Counter({
       name: 'walrelay_source_changes_total',
       help: 'Row changes published, by table and op',

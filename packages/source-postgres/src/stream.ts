@@ -223,18 +223,15 @@ export class ChangeStream {
     return item;
   }
 
-  /** #next when nothing is queued, the wait counted as waiting for the replication stream. */
-  async #nextInput(): Promise<Item> {
-    const started = performance.now();
-    const item = await this.#next();
-    this.#metrics.waits.add('input', performance.now() - started);
-    return item;
-  }
-
+  /** The next item once one is queued (called when none is): the wait is counted as waiting for the replication stream. */
   async #next(): Promise<Item> {
+    const started = performance.now();
     for (;;) {
       const item = this.#take();
-      if (item) return item;
+      if (item) {
+        this.#metrics.waits.add('input', performance.now() - started);
+        return item;
+      }
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
   }
@@ -248,7 +245,7 @@ export class ChangeStream {
    */
   async #loop(): Promise<void> {
     for (;;) {
-      const item = this.#take() ?? (await this.#nextInput());
+      const item = this.#take() ?? (await this.#next());
       this.#lastProgress = Date.now();
       switch (item.kind) {
         case 'message': {
